@@ -1,0 +1,477 @@
+//! Who may do what: Graph permission names, built-in directory roles, and the one access rule.
+//!
+//! An app-only token carries application permissions (`roles`); a delegated token carries scopes
+//! (`scp`) and the user's directory roles (`wids`). Every Graph-shaped endpoint names the
+//! [`Action`] it performs and asks [`Caller::may`]. Application permissions are granted as app role
+//! assignments on the tenant's Microsoft Graph service principal, exactly as in Entra ID.
+
+use crate::ids::{ObjectId, TenantId};
+
+/// The application id of Microsoft Graph, kept so Graph tooling recognises the resource.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// The resource URI of Microsoft Graph (`https://graph.microsoft.com/.default` is accepted as scope).
+pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+
+/// One Graph permission: its name and the app role id Microsoft Graph gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphPermission {
+    /// `User.Read.All` and so on.
+    pub name: &'static str,
+    /// The app role id of the application permission.
+    pub id: &'static str,
+    /// What it allows, in the portal's words.
+    pub description: &'static str,
+}
+
+macro_rules! perms {
+    ($( $name:literal, $id:literal, $desc:literal; )*) => {
+        /// Application permissions offered by the Graph-shaped API.
+        pub const GRAPH_PERMISSIONS: &[GraphPermission] = &[
+            $( GraphPermission { name: $name, id: $id, description: $desc }, )*
+        ];
+    };
+}
+
+perms! {
+    "User.Read.All", "df021288-bdef-4463-88db-98f22de89214", "Read all users' full profiles";
+    "User.ReadWrite.All", "741f803b-c850-494e-b5df-cde7c675a1ca", "Read and write all users' full profiles";
+    "User.Invite.All", "09850681-111b-4a89-9bed-3f2cae46d706", "Invite guest users to the organization";
+    "Group.Read.All", "5b567255-7703-4780-807c-7be8301ae99b", "Read all groups";
+    "Group.ReadWrite.All", "62a82d76-70ea-41e2-9197-370581804d09", "Read and write all groups";
+    "GroupMember.Read.All", "98830695-27a2-44f7-8c18-0c3ebc9698f6", "Read all group memberships";
+    "GroupMember.ReadWrite.All", "dbaae8cf-10b5-4b86-a4a1-f871c94c6695", "Read and write all group memberships";
+    "Application.Read.All", "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30", "Read all applications";
+    "Application.ReadWrite.All", "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9", "Read and write all applications";
+    "AppRoleAssignment.ReadWrite.All", "06b708a9-e830-4db3-a914-8e69da51d44f", "Manage app permission grants and app role assignments";
+    "Directory.Read.All", "7ab1d382-f21e-4acd-a863-ba3e13f7da61", "Read directory data";
+    "Directory.ReadWrite.All", "19dbc75e-c2e2-444c-a770-ec69d8559fc7", "Read and write directory data";
+    "RoleManagement.Read.Directory", "483bed4a-2ad3-4361-a73b-c83ccdbdc53c", "Read all directory RBAC settings";
+    "RoleManagement.ReadWrite.Directory", "9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8", "Read and write all directory RBAC settings";
+    "AuditLog.Read.All", "b0afded3-3588-46d8-8b3d-9842eff778da", "Read all audit log data";
+    "Organization.Read.All", "498476ce-e0fe-48b0-b801-37ba7e2685c6", "Read organization information";
+    "Organization.ReadWrite.All", "292d869f-3427-49a8-9dab-8c70152b74e9", "Read and write organization information";
+    "Domain.Read.All", "dbb9058a-0e50-45d7-ae91-66909b5d4664", "Read domains";
+    "Domain.ReadWrite.All", "7e05723c-0bb0-42da-be95-ae9f08a6e53c", "Read and write domains";
+    "Policy.Read.All", "246dd0d5-5bd0-4def-940b-0421030a5b68", "Read your organization's policies";
+    "Policy.ReadWrite.AuthorizationPolicy", "fb221be6-99f2-473f-bd32-01c6a0e9ca3b", "Read and write your organization's authorization policy";
+    "Policy.ReadWrite.CrossTenantAccess", "338163d7-f101-4c92-94ba-ca46fe52447c", "Read and write your organization's cross tenant access policies";
+    "Policy.ReadWrite.ConditionalAccess", "01c0a623-fc9b-48e9-b794-0756f8e8f067", "Read and write your organization's conditional access policies";
+    "IdentityProvider.Read.All", "e321f0bb-e7f7-481e-bb28-e3b0b32d4bd0", "Read identity providers";
+    "IdentityProvider.ReadWrite.All", "90db2b9a-d928-4d33-a4dd-8442ae3d41e4", "Read and write identity providers";
+}
+
+/// Looks a permission up by name, case-insensitively, returning the canonical entry.
+pub fn permission_by_name(name: &str) -> Option<&'static GraphPermission> {
+    GRAPH_PERMISSIONS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// Looks a permission up by its app role id.
+pub fn permission_by_id(id: &str) -> Option<&'static GraphPermission> {
+    GRAPH_PERMISSIONS.iter().find(|p| p.id.eq_ignore_ascii_case(id))
+}
+
+/// What a request does, at the granularity permissions are granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read users.
+    UsersRead,
+    /// Create, update, delete and restore users.
+    UsersWrite,
+    /// Invite guests.
+    UsersInvite,
+    /// Read groups and memberships.
+    GroupsRead,
+    /// Create, update and delete groups.
+    GroupsWrite,
+    /// Add and remove group members and owners.
+    GroupMembersWrite,
+    /// Read applications and service principals.
+    AppsRead,
+    /// Create, update and delete applications and service principals, and their secrets.
+    AppsWrite,
+    /// Grant and revoke app role assignments.
+    AppRoleAssignmentsWrite,
+    /// Read directory role definitions and assignments.
+    RolesRead,
+    /// Assign and unassign directory roles.
+    RolesWrite,
+    /// Read the audit and sign-in logs.
+    AuditRead,
+    /// Read the organization.
+    OrgRead,
+    /// Update the organization.
+    OrgWrite,
+    /// Read domains.
+    DomainsRead,
+    /// Add, verify and remove domains.
+    DomainsWrite,
+    /// Read policies.
+    PolicyRead,
+    /// Change policies.
+    PolicyWrite,
+}
+
+/// Every action, for catalogs and tests.
+pub const ALL_ACTIONS: &[Action] = &[
+    Action::UsersRead,
+    Action::UsersWrite,
+    Action::UsersInvite,
+    Action::GroupsRead,
+    Action::GroupsWrite,
+    Action::GroupMembersWrite,
+    Action::AppsRead,
+    Action::AppsWrite,
+    Action::AppRoleAssignmentsWrite,
+    Action::RolesRead,
+    Action::RolesWrite,
+    Action::AuditRead,
+    Action::OrgRead,
+    Action::OrgWrite,
+    Action::DomainsRead,
+    Action::DomainsWrite,
+    Action::PolicyRead,
+    Action::PolicyWrite,
+];
+
+impl Action {
+    /// Application permissions (or delegated scopes of the same name) that allow the action.
+    pub fn permissions(self) -> &'static [&'static str] {
+        use Action::*;
+        match self {
+            UsersRead => &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+            UsersWrite => &["User.ReadWrite.All", "Directory.ReadWrite.All"],
+            UsersInvite => &["User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"],
+            GroupsRead => &[
+                "Group.Read.All",
+                "Group.ReadWrite.All",
+                "GroupMember.Read.All",
+                "GroupMember.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            GroupsWrite => &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
+            GroupMembersWrite => &["GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"],
+            AppsRead => &["Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+            AppsWrite => &["Application.ReadWrite.All"],
+            AppRoleAssignmentsWrite => &["AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"],
+            RolesRead => &[
+                "RoleManagement.Read.Directory",
+                "RoleManagement.ReadWrite.Directory",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            RolesWrite => &["RoleManagement.ReadWrite.Directory"],
+            AuditRead => &["AuditLog.Read.All"],
+            OrgRead => &[
+                "Organization.Read.All",
+                "Organization.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+                "User.Read.All",
+            ],
+            OrgWrite => &["Organization.ReadWrite.All"],
+            DomainsRead => &["Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+            DomainsWrite => &["Domain.ReadWrite.All"],
+            PolicyRead => &[
+                "Policy.Read.All",
+                "Policy.ReadWrite.AuthorizationPolicy",
+                "Policy.ReadWrite.CrossTenantAccess",
+                "Policy.ReadWrite.ConditionalAccess",
+            ],
+            PolicyWrite => &[
+                "Policy.ReadWrite.AuthorizationPolicy",
+                "Policy.ReadWrite.CrossTenantAccess",
+                "Policy.ReadWrite.ConditionalAccess",
+            ],
+        }
+    }
+
+    /// Whether it only reads.
+    pub fn is_read(self) -> bool {
+        use Action::*;
+        matches!(self, UsersRead | GroupsRead | AppsRead | RolesRead | AuditRead | OrgRead | DomainsRead | PolicyRead)
+    }
+
+    /// Whether an ordinary member may do it with a delegated token and no directory role
+    /// (Entra's default user permissions: members read the directory).
+    pub fn member_default(self) -> bool {
+        use Action::*;
+        matches!(self, UsersRead | GroupsRead | AppsRead | OrgRead | DomainsRead | RolesRead)
+    }
+}
+
+/// A built-in directory role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltInRole {
+    /// The role template id, equal to the role definition id for built-in roles.
+    pub template_id: &'static str,
+    /// Display name.
+    pub display_name: &'static str,
+    /// Description.
+    pub description: &'static str,
+    /// Actions the role allows beyond member defaults.
+    pub actions: &'static [Action],
+}
+
+const READS: &[Action] = &[
+    Action::UsersRead,
+    Action::GroupsRead,
+    Action::AppsRead,
+    Action::RolesRead,
+    Action::AuditRead,
+    Action::OrgRead,
+    Action::DomainsRead,
+    Action::PolicyRead,
+];
+
+/// Entra ID's built-in roles that Portico implements, with their template ids.
+pub const BUILT_IN_ROLES: &[BuiltInRole] = &[
+    BuiltInRole {
+        template_id: "62e90394-69f5-4237-9190-012177145e10",
+        display_name: "Global Administrator",
+        description: "Can manage all aspects of the directory.",
+        actions: ALL_ACTIONS,
+    },
+    BuiltInRole {
+        template_id: "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        display_name: "User Administrator",
+        description: "Can manage all aspects of users and groups, including resetting passwords for limited admins.",
+        actions: &[
+            Action::UsersRead,
+            Action::UsersWrite,
+            Action::UsersInvite,
+            Action::GroupsRead,
+            Action::GroupsWrite,
+            Action::GroupMembersWrite,
+        ],
+    },
+    BuiltInRole {
+        template_id: "95e79109-95c0-4d8e-aee3-d01accf2d47b",
+        display_name: "Guest Inviter",
+        description: "Can invite guest users independent of the 'members can invite guests' setting.",
+        actions: &[Action::UsersInvite],
+    },
+    BuiltInRole {
+        template_id: "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        display_name: "Helpdesk Administrator",
+        description: "Can reset passwords for non-administrators and Helpdesk Administrators.",
+        actions: &[Action::UsersRead, Action::GroupsRead],
+    },
+    BuiltInRole {
+        template_id: "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        display_name: "Application Administrator",
+        description: "Can create and manage all aspects of app registrations and enterprise apps.",
+        actions: &[Action::AppsRead, Action::AppsWrite, Action::AppRoleAssignmentsWrite],
+    },
+    BuiltInRole {
+        template_id: "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
+        display_name: "Conditional Access Administrator",
+        description: "Can manage Conditional Access capabilities.",
+        actions: &[Action::PolicyRead, Action::PolicyWrite],
+    },
+    BuiltInRole {
+        template_id: "be2f45a1-457d-42af-a067-6ec1fa63bc45",
+        display_name: "External Identity Provider Administrator",
+        description: "Can configure identity providers for use in direct federation.",
+        actions: &[Action::PolicyRead],
+    },
+    BuiltInRole {
+        template_id: "194ae4cb-b126-40b2-bd5b-6091b380977d",
+        display_name: "Security Administrator",
+        description: "Can read security information and reports, and manage configuration in Microsoft Entra ID.",
+        actions: &[
+            Action::UsersRead,
+            Action::GroupsRead,
+            Action::AppsRead,
+            Action::RolesRead,
+            Action::AuditRead,
+            Action::OrgRead,
+            Action::DomainsRead,
+            Action::PolicyRead,
+            Action::PolicyWrite,
+        ],
+    },
+    BuiltInRole {
+        template_id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+        display_name: "Global Reader",
+        description: "Can read everything that a Global Administrator can, but not update anything.",
+        actions: READS,
+    },
+    BuiltInRole {
+        template_id: "45d8d3c5-c802-45c6-b32a-1d70b5e1e86e",
+        display_name: "Identity Governance Administrator",
+        description: "Manage access using Microsoft Entra ID for identity governance scenarios.",
+        actions: &[Action::UsersRead, Action::GroupsRead, Action::AppsRead, Action::AuditRead],
+    },
+];
+
+/// The Global Administrator template id.
+pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+
+/// Looks a built-in role up by template id.
+pub fn role_by_id(id: &str) -> Option<&'static BuiltInRole> {
+    BUILT_IN_ROLES.iter().find(|r| r.template_id.eq_ignore_ascii_case(id))
+}
+
+/// Looks a built-in role up by display name, case-insensitively.
+pub fn role_by_name(name: &str) -> Option<&'static BuiltInRole> {
+    BUILT_IN_ROLES.iter().find(|r| r.display_name.eq_ignore_ascii_case(name))
+}
+
+/// Entra-style resource action strings for a role definition's `rolePermissions`.
+pub fn resource_actions(action: Action) -> &'static [&'static str] {
+    use Action::*;
+    match action {
+        UsersRead => &["microsoft.directory/users/standard/read"],
+        UsersWrite => &["microsoft.directory/users/create", "microsoft.directory/users/delete", "microsoft.directory/users/basic/update", "microsoft.directory/users/restore"],
+        UsersInvite => &["microsoft.directory/users/inviteGuest"],
+        GroupsRead => &["microsoft.directory/groups/standard/read", "microsoft.directory/groups/members/read"],
+        GroupsWrite => &["microsoft.directory/groups/create", "microsoft.directory/groups/delete", "microsoft.directory/groups/basic/update"],
+        GroupMembersWrite => &["microsoft.directory/groups/members/update", "microsoft.directory/groups/owners/update"],
+        AppsRead => &["microsoft.directory/applications/standard/read", "microsoft.directory/servicePrincipals/standard/read"],
+        AppsWrite => &["microsoft.directory/applications/allProperties/allTasks", "microsoft.directory/servicePrincipals/allProperties/allTasks"],
+        AppRoleAssignmentsWrite => &["microsoft.directory/servicePrincipals/appRoleAssignedTo/update"],
+        RolesRead => &["microsoft.directory/roleAssignments/standard/read", "microsoft.directory/roleDefinitions/standard/read"],
+        RolesWrite => &["microsoft.directory/roleAssignments/allProperties/allTasks"],
+        AuditRead => &["microsoft.directory/auditLogs/allProperties/read", "microsoft.directory/signInReports/allProperties/read"],
+        OrgRead => &["microsoft.directory/organization/standard/read"],
+        OrgWrite => &["microsoft.directory/organization/basic/update"],
+        DomainsRead => &["microsoft.directory/domains/standard/read"],
+        DomainsWrite => &["microsoft.directory/domains/allProperties/allTasks"],
+        PolicyRead => &["microsoft.directory/policies/standard/read"],
+        PolicyWrite => &["microsoft.directory/policies/basic/update", "microsoft.directory/conditionalAccessPolicies/basic/update"],
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An application acting as itself (client credentials).
+    Application {
+        /// The client id.
+        app_id: String,
+        /// The application's service principal in the caller's tenant.
+        service_principal_id: ObjectId,
+        /// Its display name, for audit records.
+        display_name: String,
+    },
+    /// A signed-in user, through an application (delegated).
+    User {
+        /// The user object.
+        user_id: ObjectId,
+        /// For audit records.
+        user_principal_name: String,
+        /// The application the user signed in to.
+        app_id: String,
+    },
+}
+
+/// An authenticated caller of the Graph-shaped API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The tenant the token was issued by; every store call is scoped to it.
+    pub tenant: TenantId,
+    /// The principal.
+    pub principal: Principal,
+    /// Application permissions (`roles`) of an app-only token.
+    pub app_permissions: Vec<String>,
+    /// Delegated scopes (`scp`) of a user token.
+    pub scopes: Vec<String>,
+    /// Directory role template ids (`wids`) of a user token.
+    pub role_template_ids: Vec<String>,
+}
+
+impl Caller {
+    /// The access rule. App-only: one of the action's permissions is among `roles`. Delegated: one
+    /// of them (or `Directory.AccessAsUser.All`) is among the scopes, AND the user may do it
+    /// (member default or one of the user's roles allows it).
+    pub fn may(&self, action: Action) -> bool {
+        let allowed = action.permissions();
+        match self.principal {
+            Principal::Application { .. } => {
+                self.app_permissions.iter().any(|p| allowed.iter().any(|a| a.eq_ignore_ascii_case(p)))
+            }
+            Principal::User { .. } => {
+                let scoped = self.scopes.iter().any(|s| {
+                    s.eq_ignore_ascii_case("Directory.AccessAsUser.All")
+                        || allowed.iter().any(|a| a.eq_ignore_ascii_case(s))
+                });
+                let role_ok = action.member_default()
+                    || self
+                        .role_template_ids
+                        .iter()
+                        .filter_map(|w| role_by_id(w))
+                        .any(|r| r.actions.contains(&action));
+                scoped && role_ok
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(perms: &[&str]) -> Caller {
+        Caller {
+            tenant: TenantId::new(),
+            principal: Principal::Application {
+                app_id: "a".into(),
+                service_principal_id: ObjectId::new(),
+                display_name: "a".into(),
+            },
+            app_permissions: perms.iter().map(|s| s.to_string()).collect(),
+            scopes: vec![],
+            role_template_ids: vec![],
+        }
+    }
+
+    fn user(scopes: &[&str], wids: &[&str]) -> Caller {
+        Caller {
+            tenant: TenantId::new(),
+            principal: Principal::User { user_id: ObjectId::new(), user_principal_name: "u".into(), app_id: "a".into() },
+            app_permissions: vec![],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            role_template_ids: wids.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn app_permissions_gate_actions() {
+        assert!(app(&["User.Read.All"]).may(Action::UsersRead));
+        assert!(!app(&["User.Read.All"]).may(Action::UsersWrite));
+        assert!(app(&["directory.readwrite.all"]).may(Action::GroupMembersWrite));
+        assert!(!app(&["Directory.ReadWrite.All"]).may(Action::AppsWrite));
+        assert!(!app(&[]).may(Action::OrgRead));
+    }
+
+    #[test]
+    fn delegated_needs_scope_and_role() {
+        // A member reads users with the scope, but cannot write without a role.
+        assert!(user(&["User.Read.All"], &[]).may(Action::UsersRead));
+        assert!(!user(&["User.ReadWrite.All"], &[]).may(Action::UsersWrite));
+        assert!(user(&["User.ReadWrite.All"], &["fe930be7-5e62-47db-91af-98c3a49a38b1"]).may(Action::UsersWrite));
+        // A role without the scope is not enough.
+        assert!(!user(&["User.Read"], &[GLOBAL_ADMINISTRATOR]).may(Action::UsersWrite));
+        // Global Reader reads everything and writes nothing.
+        let gr = user(&["Directory.AccessAsUser.All"], &["f2ef992c-3afb-46b9-b7cf-a126ee74c451"]);
+        assert!(gr.may(Action::AuditRead));
+        assert!(!gr.may(Action::UsersWrite));
+    }
+
+    #[test]
+    fn catalogs_are_consistent() {
+        for a in ALL_ACTIONS {
+            for p in a.permissions() {
+                assert!(permission_by_name(p).is_some(), "{p} is not in the catalog");
+            }
+            assert!(!resource_actions(*a).is_empty());
+        }
+        assert_eq!(BUILT_IN_ROLES.len(), 10);
+        assert!(role_by_name("guest inviter").is_some());
+        let mut ids: Vec<_> = GRAPH_PERMISSIONS.iter().map(|p| p.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), GRAPH_PERMISSIONS.len());
+    }
+}
