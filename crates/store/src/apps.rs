@@ -472,3 +472,22 @@ pub async fn granted_roles(conn: &mut AnyConnection, tenant: TenantId, principal
     .fetch_all(conn)
     .await?)
 }
+
+/// Ids of soft-deleted service principals of a client id (deleted with their application).
+pub async fn deleted_sp_ids(conn: &mut AnyConnection, tenant: TenantId, app_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT id FROM service_principals WHERE tenant_id = $1 AND app_id = $2 AND deleted_at IS NOT NULL")
+        .bind(tenant.to_string())
+        .bind(app_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Brings a soft-deleted service principal back.
+pub async fn restore_sp(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE service_principals SET deleted_at = NULL WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -16,6 +16,7 @@ pub mod db;
 pub mod groups;
 pub mod keys;
 pub mod list;
+pub mod maintenance;
 pub mod roles;
 pub mod schema;
 pub mod tenants;

@@ -1,0 +1,18 @@
+//! The Graph-shaped admin API under `/v1.0` (and `/beta`). Handlers live in files named after
+//! the resource they serve; each authorizes on its first line with [`auth::Authed::require`].
+
+pub mod applications;
+pub mod audit_logs;
+pub mod auth;
+pub mod body;
+pub mod deleted_items;
+pub mod domains;
+pub mod error;
+pub mod groups;
+pub mod organization;
+pub mod query;
+pub mod role_management;
+pub mod routes;
+pub mod service_principals;
+pub mod users;
+pub mod wire;

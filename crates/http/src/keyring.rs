@@ -1,0 +1,139 @@
+//! Signing keys: creation, rotation, and a short-lived cache shared by the token endpoint and
+//! the API's token validation.
+//!
+//! Keys live in the store, sealed under the master key, so any number of servers share them. The
+//! cache is safe to lose and bounded in staleness (`Settings::key_cache_secs`); an unknown `kid`
+//! refreshes it at once, so a rotation made on another server is honoured on the next request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use portico_core::ids::TenantId;
+use portico_core::jws::{self, Alg, Jwk, Signer};
+use portico_core::sealed::MasterKey;
+use portico_store::{Store, StoreError, Tx, keys};
+
+/// Errors of the key ring.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A key could not be generated, opened or loaded.
+    #[error("signing key problem: {0}")]
+    Key(String),
+    /// The tenant has no active key.
+    #[error("the tenant has no active signing key")]
+    NoKey,
+}
+
+/// Creates a key, seals it, stores it as the tenant's active key (retiring the previous one,
+/// which stays published for `keep_published_ms`). Returns the new kid.
+pub async fn create_active_key(
+    tx: &mut Tx,
+    master: &MasterKey,
+    tenant: TenantId,
+    alg: Alg,
+    now_ms: i64,
+    keep_published_ms: i64,
+) -> Result<String, KeyError> {
+    let der = jws::generate_pkcs8(alg).map_err(|e| KeyError::Key(e.to_string()))?;
+    let kid = portico_core::secret::random_token(16);
+    let signer = Signer::from_pkcs8(kid.clone(), alg, &der).map_err(|e| KeyError::Key(e.to_string()))?;
+    let jwk = serde_json::to_string(&signer.public_jwk()).map_err(|e| KeyError::Key(e.to_string()))?;
+    keys::retire_active(&mut **tx, tenant, now_ms, now_ms + keep_published_ms).await?;
+    keys::insert(
+        &mut **tx,
+        &keys::SigningKey {
+            kid: kid.clone(),
+            tenant_id: tenant,
+            alg: alg.as_str().into(),
+            sealed_private_key: master.seal(&der, &kid),
+            public_jwk: jwk,
+            created_at: now_ms,
+            active: true,
+            retired_at: None,
+            expires_at: None,
+        },
+    )
+    .await?;
+    Ok(kid)
+}
+
+struct Cached<T> {
+    at: Instant,
+    value: T,
+}
+
+/// Cache of signers and published keys per tenant.
+pub struct KeyRing {
+    master: MasterKey,
+    ttl: Duration,
+    signers: RwLock<HashMap<TenantId, Cached<Arc<Signer>>>>,
+    published: RwLock<HashMap<TenantId, Cached<Arc<Vec<Jwk>>>>>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing").field("ttl", &self.ttl).finish()
+    }
+}
+
+impl KeyRing {
+    /// A ring over the store's keys.
+    pub fn new(master: MasterKey, ttl: Duration) -> Self {
+        Self { master, ttl, signers: RwLock::default(), published: RwLock::default() }
+    }
+
+    /// The master key.
+    pub fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
+    /// The signer of the tenant's active key.
+    pub async fn signer(&self, store: &Store, tenant: TenantId) -> Result<Arc<Signer>, KeyError> {
+        if let Ok(map) = self.signers.read()
+            && let Some(c) = map.get(&tenant)
+            && c.at.elapsed() < self.ttl
+        {
+            return Ok(c.value.clone());
+        }
+        let row = keys::active(store, tenant).await?.ok_or(KeyError::NoKey)?;
+        let der = self.master.open(&row.sealed_private_key, &row.kid).map_err(|e| KeyError::Key(e.to_string()))?;
+        let alg = Alg::parse(&row.alg).ok_or_else(|| KeyError::Key(format!("unknown algorithm {}", row.alg)))?;
+        let signer = Arc::new(Signer::from_pkcs8(row.kid, alg, &der).map_err(|e| KeyError::Key(e.to_string()))?);
+        if let Ok(mut map) = self.signers.write() {
+            map.insert(tenant, Cached { at: Instant::now(), value: signer.clone() });
+        }
+        Ok(signer)
+    }
+
+    /// The tenant's published keys; `fresh` bypasses the cache.
+    pub async fn published(&self, store: &Store, tenant: TenantId, now_ms: i64, fresh: bool) -> Result<Arc<Vec<Jwk>>, KeyError> {
+        if !fresh
+            && let Ok(map) = self.published.read()
+            && let Some(c) = map.get(&tenant)
+            && c.at.elapsed() < self.ttl
+        {
+            return Ok(c.value.clone());
+        }
+        let rows = keys::published(store, tenant, now_ms).await?;
+        let jwks: Vec<Jwk> = rows.iter().filter_map(|r| serde_json::from_str(&r.public_jwk).ok()).collect();
+        let jwks = Arc::new(jwks);
+        if let Ok(mut map) = self.published.write() {
+            map.insert(tenant, Cached { at: Instant::now(), value: jwks.clone() });
+        }
+        Ok(jwks)
+    }
+
+    /// Forgets what is cached for a tenant (after a rotation on this server).
+    pub fn invalidate(&self, tenant: TenantId) {
+        if let Ok(mut m) = self.signers.write() {
+            m.remove(&tenant);
+        }
+        if let Ok(mut m) = self.published.write() {
+            m.remove(&tenant);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! `portico serve`: checks transport rules, opens and migrates the store, bootstraps a first
+//! tenant on an empty store, optionally seeds the demo, and serves until SIGINT/SIGTERM.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use portico_http::AppState;
+
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::demo;
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Hourly upkeep every server may run (each step is idempotent): purge objects deleted more than
+/// 30 days ago, and keys whose publication ended.
+fn spawn_upkeep(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let now = state.now_ms();
+            let cutoff = now - portico_http::graph::deleted_items::RETENTION_DAYS * 24 * 3600 * 1000;
+            let result = async {
+                let mut tx = state.dir.store.begin().await?;
+                let purged = portico_store::maintenance::purge_deleted_before(&mut tx, cutoff).await?;
+                let keys = portico_store::keys::prune(&mut tx, now).await?;
+                tx.commit().await.map_err(portico_store::StoreError::from)?;
+                Ok::<_, portico_store::StoreError>((purged, keys))
+            }
+            .await;
+            match result {
+                Ok((p, k)) if p + k > 0 => tracing::info!(purged = p, keys = k, "upkeep: purged {p} deleted object(s) and {k} expired key(s)"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "upkeep failed: {e}"),
+            }
+        }
+    });
+}
+
+/// Runs the server.
+pub async fn run(cfg: &Config, args: &ServeArgs, started: Instant) -> anyhow::Result<()> {
+    cfg.check_transport()?;
+    let dir = crate::open(cfg, !args.no_migrate).await?;
+    let first = demo::bootstrap_if_empty(&dir).await?;
+    if args.demo {
+        demo::seed_demo(&dir).await?;
+    }
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map(Arc::new)
+        .map_err(|e| tracing::warn!("metrics disabled: {e}"))
+        .ok();
+    let state = AppState { dir, metrics };
+    spawn_upkeep(state.clone());
+    let app = portico_http::router(state.clone());
+    let public = state.dir.settings.public_url.clone();
+    let elapsed = started.elapsed().as_millis();
+    match &cfg.tls {
+        Some((cert, key)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+            let handle = axum_server::Handle::new();
+            let h2 = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h2.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            announce(&public, cfg, elapsed, first.as_ref());
+            axum_server::bind_rustls(cfg.listen, tls).handle(handle).serve(app.into_make_service()).await.context("serving HTTPS")?;
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+            announce(&public, cfg, elapsed, first.as_ref());
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+        }
+    }
+    Ok(())
+}
+
+fn announce(public: &str, cfg: &Config, elapsed: u128, first: Option<&demo::Bootstrap>) {
+    if let Some(b) = first {
+        println!("{}", b.describe(public));
+    }
+    tracing::info!(listen = %cfg.listen, public_url = %public, store = %cfg.redacted_database_url(), startup_ms = elapsed as u64, "Portico is ready on {public} (store: {}, started in {elapsed} ms)", cfg.redacted_database_url());
+    println!("Portico is ready on {public}  (Graph-shaped API: {public}/v1.0, OpenAPI: {public}/openapi.json). Press Ctrl-C to stop.");
+}

@@ -1,0 +1,300 @@
+//! The API test harness: a real Portico server on 127.0.0.1 port 0, in-process, over a fresh
+//! store (a SQLite file, or a PostgreSQL schema of `TEST_DATABASE_URL` that is dropped
+//! afterwards), with helpers to create tenants and get tokens through the real token endpoint.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use portico_core::clock::SystemClock;
+use portico_core::ids::TenantId;
+use portico_core::sealed::MasterKey;
+use portico_core::secret::PasswordCost;
+use portico_http::audit::Actor;
+use portico_http::directory::Directory;
+use portico_http::keyring::KeyRing;
+use portico_http::{AppState, Settings};
+use portico_store::Store;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection as _};
+
+/// Which engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh schema in `TEST_DATABASE_URL`.
+    Postgres,
+}
+
+/// A running server and a first tenant with an all-powerful API client.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server's state (for direct setup).
+    pub state: AppState,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The first tenant.
+    pub tenant: TenantId,
+    /// A token with every Graph permission in `tenant`.
+    pub token: String,
+}
+
+/// A response: status and JSON body (Null when empty or not JSON), plus headers.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    /// The Graph error code.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// Every Graph permission the catalog has.
+pub fn all_permissions() -> Vec<String> {
+    portico_core::access::GRAPH_PERMISSIONS.iter().map(|p| p.name.to_string()).collect()
+}
+
+/// Runs `test` on `engine` (PostgreSQL only when `TEST_DATABASE_URL` is set; otherwise skipped).
+pub async fn with_app<F, Fut>(engine: Engine, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match engine {
+        Engine::Sqlite => {
+            let path = std::env::temp_dir().join(format!("portico-api-{}.db", uuid::Uuid::new_v4()));
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let outcome = AssertUnwindSafe(async {
+                let app = spawn(&url).await;
+                test(app).await;
+            })
+            .catch_unwind()
+            .await;
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            if let Err(p) = outcome {
+                std::panic::resume_unwind(p);
+            }
+        }
+        Engine::Postgres => {
+            let Some(base) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+                println!("skipped: TEST_DATABASE_URL not set");
+                return;
+            };
+            let schema = format!("portico_api_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to TEST_DATABASE_URL");
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.expect("create schema");
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            let outcome = AssertUnwindSafe(async {
+                let app = spawn(&url).await;
+                let pool = app.state.dir.store.pool().clone();
+                test(app).await;
+                pool.close().await;
+            })
+            .catch_unwind()
+            .await;
+            let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await;
+            if let Err(p) = outcome {
+                std::panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+/// Declares a test that runs on SQLite and (when configured) on PostgreSQL.
+#[macro_export]
+macro_rules! api_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::common::with_app($crate::common::Engine::Sqlite, |$app| async move $body).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::common::with_app($crate::common::Engine::Postgres, |$app| async move $body).await;
+            }
+        }
+    };
+}
+
+/// Starts a server over the store at `url`.
+pub async fn spawn(url: &str) -> TestApp {
+    let store = Store::connect(url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let base = format!("http://{addr}");
+    let settings = Settings { public_url: base.clone(), ..Settings::default() };
+    let dir = Directory {
+        store,
+        settings: Arc::new(settings),
+        keys: Arc::new(KeyRing::new(MasterKey::generate(), Duration::from_secs(30))),
+        clock: Arc::new(SystemClock),
+        password_cost: PasswordCost::TEST,
+    };
+    let state = AppState { dir, metrics: None };
+    let router = portico_http::router(state.clone());
+    // The server task ends with the test's runtime.
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let mut app = TestApp { base, state, http, tenant: TenantId::new(), token: String::new() };
+    let (tenant, token) = app.new_tenant("Contoso", Some("contoso.test"), &all_permissions()).await;
+    app.tenant = tenant;
+    app.token = token;
+    app
+}
+
+impl TestApp {
+    /// Creates a tenant (with an optional verified custom domain) and an app-only token
+    /// carrying `permissions`.
+    pub async fn new_tenant(&self, name: &str, domain: Option<&str>, permissions: &[String]) -> (TenantId, String) {
+        let t = self.state.dir.create_tenant(name, domain, &Actor::CommandLine).await.expect("create tenant");
+        let token = self.token_with(t.id, permissions).await;
+        (t.id, token)
+    }
+
+    /// Registers a client in `tenant` with `permissions`, and gets a token from the token endpoint.
+    pub async fn token_with(&self, tenant: TenantId, permissions: &[String]) -> String {
+        let (client_id, secret) = self.client(tenant, permissions).await;
+        let r = self
+            .http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.base))
+            .form(&[("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &secret), ("scope", "https://graph.microsoft.com/.default")])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(r.status(), StatusCode::OK, "token endpoint refused");
+        let v: Value = r.json().await.expect("token json");
+        v["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// Registers a client with a service principal and `permissions`; returns (client id, secret).
+    pub async fn client(&self, tenant: TenantId, permissions: &[String]) -> (String, String) {
+        let dir = &self.state.dir;
+        let app = portico_store::apps::Application {
+            id: portico_core::ids::ObjectId::new(),
+            tenant_id: tenant,
+            app_id: portico_core::ids::ObjectId::new().to_string(),
+            display_name: "test client".into(),
+            description: None,
+            sign_in_audience: "AzureADMyOrg".into(),
+            identifier_uris: vec![],
+            web: json!({"redirectUris": []}),
+            spa: json!({"redirectUris": []}),
+            public_client: json!({"redirectUris": []}),
+            api: json!({}),
+            app_roles: json!([]),
+            required_resource_access: json!([]),
+            created_at: portico_core::clock::to_millis(time::OffsetDateTime::now_utc()),
+            deleted_at: None,
+        };
+        let mut tx = dir.store.begin().await.expect("begin");
+        let (app, sp) = dir.create_application(&mut tx, tenant, app, &Actor::CommandLine, true).await.expect("app");
+        dir.grant_graph_permissions(&mut tx, tenant, sp.as_ref().expect("sp"), permissions, &Actor::CommandLine).await.expect("grant");
+        let (_, secret) = dir.add_password(&mut tx, &app, None, None, &Actor::CommandLine).await.expect("secret");
+        tx.commit().await.expect("commit");
+        (app.app_id, secret)
+    }
+
+    /// The default verified domain of the first tenant.
+    pub fn domain(&self) -> &'static str {
+        "contoso.test"
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
+        let r = rb.send().await.expect("request");
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, body, text, headers }
+    }
+
+    /// GET with the default token.
+    pub async fn get(&self, path: &str) -> Resp {
+        self.get_as(&self.token, path).await
+    }
+    /// GET with a token.
+    pub async fn get_as(&self, token: &str, path: &str) -> Resp {
+        self.send(self.http.get(format!("{}{path}", self.base)).bearer_auth(token)).await
+    }
+    /// GET with `ConsistencyLevel: eventual`.
+    pub async fn get_eventual(&self, path: &str) -> Resp {
+        self.send(self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).header("ConsistencyLevel", "eventual")).await
+    }
+    /// POST JSON with the default token.
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.post_as(&self.token, path, body).await
+    }
+    /// POST JSON with a token.
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> Resp {
+        self.send(self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body)).await
+    }
+    /// PATCH JSON with the default token.
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.patch_as(&self.token, path, body).await
+    }
+    /// PATCH JSON with a token.
+    pub async fn patch_as(&self, token: &str, path: &str, body: Value) -> Resp {
+        self.send(self.http.patch(format!("{}{path}", self.base)).bearer_auth(token).json(&body)).await
+    }
+    /// DELETE with the default token.
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.delete_as(&self.token, path).await
+    }
+    /// DELETE with a token.
+    pub async fn delete_as(&self, token: &str, path: &str) -> Resp {
+        self.send(self.http.delete(format!("{}{path}", self.base)).bearer_auth(token)).await
+    }
+    /// A raw request (for bad bodies and headers).
+    pub async fn raw(&self, rb: reqwest::RequestBuilder) -> Resp {
+        self.send(rb).await
+    }
+
+    /// Creates a member user through the API; returns its JSON.
+    pub async fn create_user(&self, alias: &str, display_name: &str) -> Value {
+        let r = self
+            .post(
+                "/v1.0/users",
+                json!({
+                    "accountEnabled": true,
+                    "displayName": display_name,
+                    "mailNickname": alias,
+                    "userPrincipalName": format!("{alias}@{}", self.domain()),
+                    "mail": format!("{alias}@{}", self.domain()),
+                    "passwordProfile": {"password": "correct horse battery staple", "forceChangePasswordNextSignIn": false}
+                }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "create user: {}", r.text);
+        r.body
+    }
+
+    /// Creates a security group through the API; returns its JSON.
+    pub async fn create_group(&self, name: &str) -> Value {
+        let r = self
+            .post("/v1.0/groups", json!({"displayName": name, "mailEnabled": false, "mailNickname": name.to_lowercase().replace(' ', "-"), "securityEnabled": true}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "create group: {}", r.text);
+        r.body
+    }
+}

@@ -1,0 +1,5 @@
+//! API tests over real HTTP: one test binary, one module per resource. Each test runs on
+//! SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set (see `common::with_app`).
+
+mod common;
+mod smoke;
