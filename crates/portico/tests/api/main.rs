@@ -3,3 +3,8 @@
 
 mod common;
 mod smoke;
+
+mod applications;
+mod groups;
+mod service_principals;
+mod users;

@@ -1,0 +1,2 @@
+//! Tests of the Graph-shaped API: groups.
+

@@ -1,0 +1,2 @@
+//! bad_input tests.
+

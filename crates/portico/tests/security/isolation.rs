@@ -1,0 +1,2 @@
+//! isolation tests.
+

@@ -1,0 +1,2 @@
+//! oauth tests.
+
