@@ -155,7 +155,7 @@ pub async fn insert_app(conn: &mut AnyConnection, a: &Application) -> Result<(),
     )
     .bind(a.id.to_string())
     .bind(a.tenant_id.to_string())
-    .bind(&a.app_id)
+    .bind(a.app_id.to_ascii_lowercase())
     .bind(&a.display_name)
     .bind(ci(&a.display_name))
     .bind(&a.description)
@@ -326,7 +326,7 @@ pub async fn insert_sp(conn: &mut AnyConnection, s: &ServicePrincipal) -> Result
     )
     .bind(s.id.to_string())
     .bind(s.tenant_id.to_string())
-    .bind(&s.app_id)
+    .bind(s.app_id.to_ascii_lowercase())
     .bind(s.application_id.map(|i| i.to_string()))
     .bind(&s.display_name)
     .bind(ci(&s.display_name))
@@ -477,7 +477,7 @@ pub async fn granted_roles(conn: &mut AnyConnection, tenant: TenantId, principal
 pub async fn deleted_sp_ids(conn: &mut AnyConnection, tenant: TenantId, app_id: &str) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar("SELECT id FROM service_principals WHERE tenant_id = $1 AND app_id = $2 AND deleted_at IS NOT NULL")
         .bind(tenant.to_string())
-        .bind(app_id)
+        .bind(app_id.to_ascii_lowercase())
         .fetch_all(conn)
         .await?)
 }

@@ -158,14 +158,14 @@ pub async fn resolve(store: &Store, key: &str) -> Result<Option<TenantId>, Store
     Ok(found.and_then(|s| TenantId::parse(&s)))
 }
 
-/// Adds a domain. A verified name is unique across the deployment.
+/// Adds a domain (its name is stored lowercased). A verified name is unique across the deployment.
 pub async fn insert_domain(conn: &mut AnyConnection, d: &Domain) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO domains (tenant_id, name, is_initial, is_default, is_verified, verification_code, created_at, verified_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(d.tenant_id.to_string())
-    .bind(&d.name)
+    .bind(d.name.to_ascii_lowercase())
     .bind(i64::from(d.is_initial))
     .bind(i64::from(d.is_default))
     .bind(i64::from(d.is_verified))
@@ -197,33 +197,38 @@ pub async fn get_domain(conn: &mut AnyConnection, tenant: TenantId, name: &str) 
     Ok(row.as_ref().map(domain_from_row).transpose()?)
 }
 
-/// Marks a domain verified. Fails with a conflict when another tenant verified the name first.
+/// Marks a domain verified. Fails with a conflict when another tenant verified the name first,
+/// and with [`StoreError::NotFound`] when the tenant has no such domain.
 pub async fn verify_domain(conn: &mut AnyConnection, tenant: TenantId, name: &str, at: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE domains SET is_verified = 1, verified_at = $3 WHERE tenant_id = $1 AND name = $2")
+    let done = sqlx::query("UPDATE domains SET is_verified = 1, verified_at = $3 WHERE tenant_id = $1 AND name = $2")
         .bind(tenant.to_string())
-        .bind(name)
+        .bind(name.to_ascii_lowercase())
         .bind(at)
         .execute(conn)
         .await
         .map_err(|e| StoreError::from(e).conflict_as("The domain is already verified in another tenant."))?;
-    Ok(())
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
-/// Makes `name` the default domain (and no other).
+/// Makes `name` the default domain (and no other). Fails with [`StoreError::NotFound`], changing
+/// nothing, when the tenant has no such domain.
 pub async fn set_default_domain(conn: &mut AnyConnection, tenant: TenantId, name: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE domains SET is_default = CASE WHEN name = $2 THEN 1 ELSE 0 END WHERE tenant_id = $1")
-        .bind(tenant.to_string())
-        .bind(name)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let done = sqlx::query(
+        "UPDATE domains SET is_default = CASE WHEN name = $2 THEN 1 ELSE 0 END WHERE tenant_id = $1 \
+         AND EXISTS (SELECT 1 FROM domains d WHERE d.tenant_id = $1 AND d.name = $2)",
+    )
+    .bind(tenant.to_string())
+    .bind(name.to_ascii_lowercase())
+    .execute(conn)
+    .await?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 /// Removes a domain; returns whether it existed.
 pub async fn delete_domain(conn: &mut AnyConnection, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM domains WHERE tenant_id = $1 AND name = $2")
         .bind(tenant.to_string())
-        .bind(name)
+        .bind(name.to_ascii_lowercase())
         .execute(conn)
         .await?;
     Ok(done.rows_affected() > 0)
@@ -233,7 +238,7 @@ pub async fn delete_domain(conn: &mut AnyConnection, tenant: TenantId, name: &st
 pub async fn domain_usage(conn: &mut AnyConnection, tenant: TenantId, name: &str) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND upn_ci LIKE $2 ESCAPE '\\'")
         .bind(tenant.to_string())
-        .bind(format!("%@{}", name.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
+        .bind(format!("%@{}", crate::db::ci(name).replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
         .fetch_one(conn)
         .await?)
 }

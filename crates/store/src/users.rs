@@ -110,6 +110,61 @@ pub fn from_row(r: &AnyRow) -> Result<User, sqlx::Error> {
 
 const UPN_TAKEN: &str = "Another object with the same value for property userPrincipalName already exists.";
 
+/// The columns [`bind_insert`] binds, in order (those [`insert`] writes).
+const INSERT_COLUMNS: &str = "id, tenant_id, user_principal_name, upn_ci, display_name, display_name_ci, given_name, given_name_ci, \
+    surname, surname_ci, mail, mail_ci, mail_nickname, mail_nickname_ci, account_enabled, user_type, creation_type, \
+    external_user_state, external_user_state_changed_at, preferred_language, company_name, company_name_ci, job_title, \
+    job_title_ci, department, department_ci, password_hash, force_change_password, password_changed_at, created_at, deleted_at";
+const INSERT_WIDTH: usize = 31;
+
+type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// `VALUES` placeholders for `rows` users.
+fn insert_sql(rows: usize) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|i| {
+            let ph: Vec<String> = (1..=INSERT_WIDTH).map(|k| format!("${}", i * INSERT_WIDTH + k)).collect();
+            format!("({})", ph.join(", "))
+        })
+        .collect();
+    format!("INSERT INTO users ({INSERT_COLUMNS}) VALUES {}", tuples.join(", "))
+}
+
+/// Binds the [`INSERT_COLUMNS`] of one user.
+fn bind_insert(q: AnyQuery, u: &User) -> AnyQuery {
+    q.bind(u.id.to_string())
+        .bind(u.tenant_id.to_string())
+        .bind(u.user_principal_name.clone())
+        .bind(ci(&u.user_principal_name))
+        .bind(u.display_name.clone())
+        .bind(ci(&u.display_name))
+        .bind(u.given_name.clone())
+        .bind(ci_opt(u.given_name.as_deref()))
+        .bind(u.surname.clone())
+        .bind(ci_opt(u.surname.as_deref()))
+        .bind(u.mail.clone())
+        .bind(ci_opt(u.mail.as_deref()))
+        .bind(u.mail_nickname.clone())
+        .bind(ci_opt(u.mail_nickname.as_deref()))
+        .bind(i64::from(u.account_enabled))
+        .bind(u.user_type.clone())
+        .bind(u.creation_type.clone())
+        .bind(u.external_user_state.clone())
+        .bind(u.external_user_state_changed_at)
+        .bind(u.preferred_language.clone())
+        .bind(u.company_name.clone())
+        .bind(ci_opt(u.company_name.as_deref()))
+        .bind(u.job_title.clone())
+        .bind(ci_opt(u.job_title.as_deref()))
+        .bind(u.department.clone())
+        .bind(ci_opt(u.department.as_deref()))
+        .bind(u.password_hash.clone())
+        .bind(i64::from(u.force_change_password))
+        .bind(u.password_changed_at)
+        .bind(u.created_at)
+        .bind(u.deleted_at)
+}
+
 /// Inserts a user with its collections.
 pub async fn insert(conn: &mut AnyConnection, u: &User) -> Result<(), StoreError> {
     sqlx::query(
@@ -330,42 +385,18 @@ pub async fn purge(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> 
     Ok(true)
 }
 
-/// Inserts many users in one statement per chunk (bulk seeding and imports).
+/// Inserts many users, every property and collection as [`insert`] does, with one statement
+/// per chunk of users (bulk seeding and imports).
 pub async fn insert_many(conn: &mut AnyConnection, users: &[User]) -> Result<(), StoreError> {
-    const PER_ROW: usize = 14;
     for chunk in users.chunks(64) {
-        let mut sql = String::from(
-            "INSERT INTO users (id, tenant_id, user_principal_name, upn_ci, display_name, display_name_ci, given_name, given_name_ci, \
-             surname, surname_ci, mail, mail_ci, user_type, created_at) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let ph: Vec<String> = (1..=PER_ROW).map(|k| format!("${}", i * PER_ROW + k)).collect();
-            sql.push('(');
-            sql.push_str(&ph.join(", "));
-            sql.push(')');
-        }
-        let mut q = crate::db::dynamic(sql);
+        let mut q = crate::db::dynamic(insert_sql(chunk.len()));
         for u in chunk {
-            q = q
-                .bind(u.id.to_string())
-                .bind(u.tenant_id.to_string())
-                .bind(u.user_principal_name.clone())
-                .bind(ci(&u.user_principal_name))
-                .bind(u.display_name.clone())
-                .bind(ci(&u.display_name))
-                .bind(u.given_name.clone())
-                .bind(ci_opt(u.given_name.as_deref()))
-                .bind(u.surname.clone())
-                .bind(ci_opt(u.surname.as_deref()))
-                .bind(u.mail.clone())
-                .bind(ci_opt(u.mail.as_deref()))
-                .bind(u.user_type.clone())
-                .bind(u.created_at);
+            q = bind_insert(q, u);
         }
         q.execute(&mut *conn).await.map_err(|e| StoreError::from(e).conflict_as(UPN_TAKEN))?;
+    }
+    for u in users.iter().filter(|u| !u.other_mails.is_empty() || !u.identities.is_empty()) {
+        write_collections(conn, u).await?;
     }
     Ok(())
 }
