@@ -330,3 +330,19 @@ mod tests {
         assert_eq!(redact_url("sqlite://data/portico.db"), "sqlite://data/portico.db");
     }
 }
+
+impl Store {
+    /// Live users in a tenant (benchmarks and operators' checks).
+    pub async fn count_users(&self, tenant: portico_core::ids::TenantId) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL")
+            .bind(tenant.to_string())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Runs a fixed maintenance statement such as `ANALYZE` (never built from input).
+    pub async fn execute_maintenance(&self, sql: &'static str) -> Result<(), StoreError> {
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+}
