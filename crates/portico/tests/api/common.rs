@@ -298,3 +298,63 @@ impl TestApp {
         r.body
     }
 }
+
+/// The claims of a JWT: its payload, base64url-decoded (no signature check).
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).expect("payload is base64url");
+    serde_json::from_slice(&raw).expect("payload is JSON")
+}
+
+/// The path and query of an absolute URL on this server (for following `@odata.nextLink`).
+pub fn path_of(app: &TestApp, link: &str) -> String {
+    link.strip_prefix(&app.base).unwrap_or_else(|| panic!("{link} does not start with {}", app.base)).to_string()
+}
+
+impl TestApp {
+    /// A client credentials request to the token endpoint of `tenant` (secret in the body).
+    pub async fn token_request(&self, tenant: &str, client_id: &str, secret: &str, scope: &str) -> Resp {
+        let rb = self
+            .http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.base))
+            .form(&[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret), ("scope", scope)]);
+        self.send(rb).await
+    }
+
+    /// GET with `ConsistencyLevel: eventual` and a token.
+    pub async fn get_eventual_as(&self, token: &str, path: &str) -> Resp {
+        self.send(self.http.get(format!("{}{path}", self.base)).bearer_auth(token).header("ConsistencyLevel", "eventual")).await
+    }
+
+    /// The ids in a collection answer's `value`, in order.
+    pub fn ids(r: &Resp) -> Vec<String> {
+        r.body["value"].as_array().unwrap_or_else(|| panic!("no value array: {}", r.text)).iter().map(|v| v["id"].as_str().unwrap_or_default().to_string()).collect()
+    }
+
+    /// Directory audit records with this activity name whose targets include `target_id`.
+    pub async fn audits_for(&self, activity: &str, target_id: &str) -> Vec<Value> {
+        let filter = format!("activityDisplayName eq '{}'", activity.replace('\'', "''"));
+        let mut path = format!("/v1.0/auditLogs/directoryAudits?$filter={}", urlencode(&filter));
+        let mut out = vec![];
+        loop {
+            let r = self.get(&path).await;
+            assert_eq!(r.status, StatusCode::OK, "audit log: {}", r.text);
+            for e in r.body["value"].as_array().cloned().unwrap_or_default() {
+                if e["targetResources"].as_array().is_some_and(|ts| ts.iter().any(|t| t["id"] == json!(target_id))) {
+                    out.push(e);
+                }
+            }
+            match r.body["@odata.nextLink"].as_str() {
+                Some(next) => path = path_of(self, next),
+                None => break,
+            }
+        }
+        out
+    }
+}
+
+/// Percent-encodes a query value or path segment (everything but unreserved characters).
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
