@@ -249,7 +249,7 @@ impl Directory {
     /// the password when one was generated.
     pub async fn build_user(&self, conn: &mut sqlx::AnyConnection, tenant: TenantId, n: NewUser) -> Result<(User, Option<String>), DirError> {
         let upn = self.check_upn(conn, tenant, &n.user_principal_name).await?;
-        if n.display_name.trim().is_empty() || n.display_name.len() > 256 {
+        if n.display_name.trim().is_empty() || n.display_name.chars().count() > 256 {
             return Err(DirError::Invalid("Property displayName is invalid: it must be 1 to 256 characters.".into()));
         }
         let nickname = n.mail_nickname.clone().unwrap_or_else(|| upn.split('@').next().unwrap_or_default().replace('#', "_"));

@@ -80,18 +80,18 @@ pub fn check_redirect_uri(uri: &str, allow_custom_scheme: bool) -> bool {
 }
 
 fn check_redirects(body: &Map<String, Value>, prop: &str, custom: bool) -> GraphResult<()> {
-    if let Some(obj) = body.get(prop).and_then(Value::as_object) {
-        if let Some(list) = obj.get("redirectUris") {
-            let arr = list.as_array().ok_or_else(|| GraphError::invalid_value(&format!("{prop}.redirectUris")))?;
-            if arr.len() > 256 {
-                return Err(GraphError::bad_request("At most 256 redirect URIs are allowed."));
-            }
-            for u in arr {
-                if !u.as_str().is_some_and(|s| check_redirect_uri(s, custom)) {
-                    return Err(GraphError::bad_request(format!(
-                        "Invalid value specified for property '{prop}.redirectUris': redirect URIs must be absolute https URLs (http only for localhost) without a fragment."
-                    )));
-                }
+    if let Some(obj) = body.get(prop).and_then(Value::as_object)
+        && let Some(list) = obj.get("redirectUris")
+    {
+        let arr = list.as_array().ok_or_else(|| GraphError::invalid_value(&format!("{prop}.redirectUris")))?;
+        if arr.len() > 256 {
+            return Err(GraphError::bad_request("At most 256 redirect URIs are allowed."));
+        }
+        for u in arr {
+            if !u.as_str().is_some_and(|s| check_redirect_uri(s, custom)) {
+                return Err(GraphError::bad_request(format!(
+                    "Invalid value specified for property '{prop}.redirectUris': redirect URIs must be absolute https URLs (http only for localhost) without a fragment."
+                )));
             }
         }
     }
@@ -159,7 +159,9 @@ fn normalized_roles(v: &Value) -> Value {
     )
 }
 
-async fn check_identifier_uris(state: &AppState, tenant: TenantId, uris: &[String], own: Option<ObjectId>) -> GraphResult<()> {
+/// Checks identifier URIs: api, https or urn scheme, not Microsoft Graph's, and not used by
+/// another live application of the tenant (`own` is the application being saved).
+pub async fn check_identifier_uris(state: &AppState, tenant: TenantId, uris: &[String], own: Option<ObjectId>) -> GraphResult<()> {
     let mut conn = state.conn().await?;
     for u in uris {
         let parsed = url::Url::parse(u).map_err(|_| GraphError::invalid_value("identifierUris"))?;

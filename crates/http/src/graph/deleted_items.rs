@@ -63,7 +63,10 @@ pub async fn list_deleted_applications(auth: Authed, State(state): State<AppStat
     conds.extend(plan.conds.clone());
     let list = List { table: "applications", columns: apps::APP_COLUMNS, conds, order: plan.order.clone(), id_column: "id", top: plan.top, skiptoken: opts.skiptoken.clone(), count: plan.count };
     let page = list.run(&state.dir.store, apps::app_from_row).await?;
-    let items = page.items.iter().map(|a| wire::typed("application", wire::select(wire::application(a, &[], ""), &plan.select, &[]))).collect();
+    let mut items = vec![];
+    for a in &page.items {
+        items.push(wire::typed("application", wire::select(super::applications::render(&state, a).await?, &plan.select, &[])));
+    }
     Ok(wire::collection(&state.dir.settings.public_url, &opts, "directory/deletedItems/microsoft.graph.application", Page { items, next: page.next, count: page.count }, &plan.select))
 }
 
@@ -100,25 +103,32 @@ fn need(auth: &Authed, d: &Deleted_, write: bool) -> GraphResult<()> {
     auth.require(action).map(|_| ())
 }
 
-fn render(d: &Deleted_) -> Value {
-    match d {
+/// An item as `GET /applications/{id}` and friends show it (an application with its secrets'
+/// metadata and publisher domain), typed.
+async fn render(state: &AppState, d: &Deleted_) -> GraphResult<Value> {
+    Ok(match d {
         Deleted_::User(u) => wire::typed("user", wire::user(u)),
         Deleted_::Group(g) => wire::typed("group", wire::group(g)),
-        Deleted_::App(a) => wire::typed("application", wire::application(a, &[], "")),
-    }
+        Deleted_::App(a) => wire::typed("application", super::applications::render(state, a).await?),
+    })
 }
 
 /// GET /directory/deletedItems/{id}
 pub async fn get_deleted_item(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
     let d = find_deleted(&state, auth.tenant(), &key).await?;
     need(&auth, &d, false)?;
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, "directoryObjects", render(&d), &[]))
+    Ok(wire::entity(&state.dir.settings.public_url, &opts, "directoryObjects", render(&state, &d).await?, &[]))
 }
 
 /// POST /directory/deletedItems/{id}/restore
 pub async fn restore_deleted_item(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
     let d = find_deleted(&state, auth.tenant(), &key).await?;
     need(&auth, &d, true)?;
+    // Another application may have taken an identifier URI meanwhile; two live owners of one
+    // URI would make token requests for it ambiguous.
+    if let Deleted_::App(a) = &d {
+        super::applications::check_identifier_uris(&state, auth.tenant(), &a.identifier_uris, Some(a.id)).await?;
+    }
     let actor = Actor::of(&auth.0);
     let now = state.now_ms();
     let mut tx = state.dir.store.begin().await?;
@@ -148,7 +158,7 @@ pub async fn restore_deleted_item(auth: Authed, State(state): State<AppState>, P
         }
     };
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, "directoryObjects", render(&restored), &[]))
+    Ok(wire::entity(&state.dir.settings.public_url, &opts, "directoryObjects", render(&state, &restored).await?, &[]))
 }
 
 async fn restore_sp(tx: &mut portico_store::Tx, tenant: TenantId, app_id: &str) -> GraphResult<()> {

@@ -70,14 +70,37 @@ pub fn paged<T: Clone>(all: &[T], opts: &QueryOptions) -> GraphResult<(Vec<T>, O
     Ok((items, next, count))
 }
 
-/// Renders directory objects of mixed kinds (with `@odata.type`), paged.
+/// How many ids [`live_only`] looks up per query.
+const LIVE_CHUNK: usize = 500;
+
+/// Keeps the objects that are live in the tenant, in order. Links outlive a soft delete (so a
+/// restored user is back in its groups), but a deleted object is no one's member or owner
+/// meanwhile: it is neither listed nor counted.
+pub async fn live_only(conn: &mut sqlx::AnyConnection, tenant: TenantId, all: Vec<(ObjectId, ObjectKind)>) -> GraphResult<Vec<(ObjectId, ObjectKind)>> {
+    let mut live = std::collections::HashSet::new();
+    for chunk in all.chunks(LIVE_CHUNK) {
+        let ids = |k: ObjectKind| chunk.iter().filter(|(_, kind)| *kind == k).map(|(i, _)| *i).collect::<Vec<_>>();
+        live.extend(users::get_many(conn, tenant, &ids(ObjectKind::User)).await?.iter().map(|u| u.id));
+        live.extend(groups::get_many(conn, tenant, &ids(ObjectKind::Group)).await?.iter().map(|g| g.id));
+        for id in ids(ObjectKind::ServicePrincipal) {
+            if apps::get_sp(conn, tenant, id).await?.is_some() {
+                live.insert(id);
+            }
+        }
+    }
+    Ok(all.into_iter().filter(|(id, _)| live.contains(id)).collect())
+}
+
+/// Renders directory objects of mixed kinds (with `@odata.type`), paged; soft-deleted objects
+/// are left out before paging and counting.
 pub async fn object_collection(state: &AppState, opts: &QueryOptions, tenant: TenantId, all: Vec<(ObjectId, ObjectKind)>) -> GraphResult<Response> {
     if opts.filter.is_some() || opts.search.is_some() || opts.orderby.is_some() {
         return Err(GraphError::unsupported("$filter, $search and $orderby are not supported on this relationship by Portico yet."));
     }
+    let mut conn = state.conn().await?;
+    let all = live_only(&mut conn, tenant, all).await?;
     let (items, next, count) = paged(&all, opts)?;
     let select: Vec<&str> = opts.select.as_deref().map(|s| s.split(',').map(str::trim).collect()).unwrap_or_default();
-    let mut conn = state.conn().await?;
     let ids = |k: ObjectKind| items.iter().filter(|(_, kind)| *kind == k).map(|(i, _)| *i).collect::<Vec<_>>();
     let us = users::get_many(&mut conn, tenant, &ids(ObjectKind::User)).await?;
     let gs = groups::get_many(&mut conn, tenant, &ids(ObjectKind::Group)).await?;
@@ -226,6 +249,10 @@ pub async fn create_group(auth: Authed, State(state): State<AppState>, opts: Que
     groups::insert(&mut tx, &g).await?;
     let members = bind_refs(&state, &mut tx, auth.tenant(), &body, "members").await?;
     let owners = bind_refs(&state, &mut tx, auth.tenant(), &body, "owners").await?;
+    // As with owners/$ref: only users and service principals can own a group.
+    if owners.iter().any(|(_, kind)| *kind == ObjectKind::Group) {
+        return Err(GraphError::bad_request("A group cannot own a group."));
+    }
     let target = Target::new(g.id, "Group", Some(g.display_name.clone()));
     audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Add group", "GroupManagement", "Add", "Core Directory", &[target], state.now_ms())).await?;
     for (rel, list) in [(Relation::Members, members), (Relation::Owners, owners)] {
@@ -233,8 +260,10 @@ pub async fn create_group(auth: Authed, State(state): State<AppState>, opts: Que
             if kind == ObjectKind::Group && id == g.id {
                 continue;
             }
-            groups::add_link(&mut tx, rel, g.id, id, kind).await?;
-            audit_link(&mut tx, &state, auth.tenant(), &actor, rel, true, &g, id, kind).await?;
+            // The same object bound twice is one link, and one audit record.
+            if groups::add_link(&mut tx, rel, g.id, id, kind).await? {
+                audit_link(&mut tx, &state, auth.tenant(), &actor, rel, true, &g, id, kind).await?;
+            }
         }
     }
     tx.commit().await.map_err(StoreError::from)?;
@@ -359,7 +388,9 @@ pub async fn count_members(auth: Authed, State(state): State<AppState>, Path(key
     }
     let g = find(&state, auth.tenant(), &key).await?;
     let mut conn = state.conn().await?;
-    Ok(wire::count_text(groups::count_links(&mut conn, Relation::Members, g.id).await?))
+    let links = groups::links(&mut conn, Relation::Members, g.id).await?;
+    let live = live_only(&mut conn, auth.tenant(), links).await?;
+    Ok(wire::count_text(live.len() as i64))
 }
 
 /// GET /groups/{id}/transitiveMembers

@@ -243,12 +243,20 @@ async fn list_assignments(auth: Authed, state: AppState, key: String, opts: Quer
     auth.require(Action::AppsRead)?;
     let id = owner_id(&state, auth.tenant(), owner, &key).await?;
     let side = if owner == Owner::Resource { Side::Resource } else { Side::Principal };
-    let mut conn = state.conn().await?;
-    let all = apps::assignments(&mut conn, auth.tenant(), side, id).await?;
-    drop(conn);
     if opts.filter.is_some() || opts.search.is_some() || opts.orderby.is_some() {
         return Err(GraphError::unsupported("$filter, $search and $orderby are not supported on app role assignments by Portico yet."));
     }
+    let mut conn = state.conn().await?;
+    // An assignment whose other end is soft-deleted (a deleted user, or a service principal
+    // deleted with its application) comes back with it on restore; meanwhile it is not listed.
+    let mut all = vec![];
+    for a in apps::assignments(&mut conn, auth.tenant(), side, id).await? {
+        let other = if side == Side::Resource { a.principal_id } else { a.resource_id };
+        if groups::resolve_object(&mut conn, auth.tenant(), other).await?.is_some() {
+            all.push(a);
+        }
+    }
+    drop(conn);
     let (items, next, count) = super::groups::paged(&all, &opts)?;
     let mut out = vec![];
     for a in &items {

@@ -188,7 +188,33 @@ fn with_upn_identity(mut ids: Vec<Identity>, upn: &str) -> Vec<Identity> {
     ids
 }
 
+/// Checks a passwordProfile: `password` a string, `forceChangePasswordNextSignIn` a boolean,
+/// nothing else. A password reset that cannot be applied must fail, not answer 204.
+fn check_password_profile(profile: &Map<String, Value>) -> GraphResult<()> {
+    for (k, v) in profile {
+        let ok = match k.as_str() {
+            "password" => v.is_string(),
+            "forceChangePasswordNextSignIn" => v.is_boolean(),
+            "forceChangePasswordNextSignInWithMfa" => {
+                return Err(GraphError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "notSupported",
+                    format!("Property '{k}' is a Graph property that Portico does not support yet."),
+                ));
+            }
+            _ => return Err(GraphError::unknown_property(k, "passwordProfile")),
+        };
+        if !ok {
+            return Err(GraphError::invalid_value(&format!("passwordProfile.{k}")));
+        }
+    }
+    Ok(())
+}
+
 fn validate_common(body: &Map<String, Value>) -> GraphResult<()> {
+    if let Some(profile) = body.get("passwordProfile").and_then(Value::as_object) {
+        check_password_profile(profile)?;
+    }
     if let Some(Some(m)) = opt_str(body, "mail") {
         check_mail("mail", &m)?;
     }

@@ -504,3 +504,43 @@ api_test!(assignment_required_on_a_resource_turns_away_unassigned_clients, |app|
     let r = token_for(&app, &assigned, "api://strict/.default").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "a disabled role is no assignment: {}", r.text);
 });
+
+api_test!(assignments_of_deleted_objects_are_hidden_until_they_are_restored, |app| {
+    let api = api_with_roles(&app, "Hidden API", "api://hidden").await;
+    let u = app.create_user("leaving", "Leaving").await;
+    let r = app.post(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)), json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let to = format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", api.sp_id());
+    assert_eq!(TestApp::ids(&app.get(&to).await).len(), 1);
+    assert_eq!(app.delete(&format!("/v1.0/users/{}", id_of(&u))).await.status, StatusCode::NO_CONTENT);
+    let r = app.get_eventual(&format!("{to}?$count=true")).await;
+    assert!(TestApp::ids(&r).is_empty(), "a deleted user's assignment is not listed: {}", r.text);
+    assert_eq!(r.body["@odata.count"], json!(0));
+    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&u)), json!({})).await.status, StatusCode::OK);
+    let r = app.get(&to).await;
+    assert_eq!(r.body["value"][0]["principalDisplayName"], json!("Leaving"), "back with the user: {}", r.text);
+
+    // A deleted resource application hides the assignment from the principal's side too.
+    let v = app.create_user("staying", "Staying").await;
+    let r = app.post(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&v)), json!({"principalId": id_of(&v), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(app.delete(&format!("/v1.0/applications/{}", id_of(&api.app))).await.status, StatusCode::NO_CONTENT);
+    let r = app.get(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&v))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(TestApp::ids(&r).is_empty(), "{}", r.text);
+    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&api.app)), json!({})).await.status, StatusCode::OK);
+    let r = app.get(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&v))).await;
+    assert_eq!(TestApp::ids(&r).len(), 1, "{}", r.text);
+    assert_eq!(r.body["value"][0]["resourceDisplayName"], json!("Hidden API"));
+
+    // The same for a client whose application was deleted, on Microsoft Graph's side.
+    let c = client(&app, "Deleted Daemon", json!({})).await;
+    let graph = graph_sp(&app).await;
+    let r = app
+        .post(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()), json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(app.delete(&format!("/v1.0/applications/{}", id_of(&c.app))).await.status, StatusCode::NO_CONTENT);
+    let r = app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", id_of(&graph))).await;
+    assert!(r.body["value"].as_array().unwrap().iter().all(|v| v["principalId"] != json!(c.sp_id()) && !v["principalDisplayName"].is_null()), "{}", r.text);
+});

@@ -480,6 +480,28 @@ api_test!(password_change_is_audited_with_a_redacted_value, |app| {
     assert_eq!(app.audits_for("Update user", &id).await.len(), 1);
 });
 
+api_test!(a_password_profile_that_cannot_be_applied_is_refused, |app| {
+    let u = app.create_user("pp", "Password Profile").await;
+    let path = format!("/v1.0/users/{}", id_of(&u));
+    for (profile, status) in [
+        (json!({"password": 12345678}), StatusCode::BAD_REQUEST),
+        (json!({"passwrd": "a long enough password"}), StatusCode::BAD_REQUEST),
+        (json!({"forceChangePasswordNextSignIn": "yes"}), StatusCode::BAD_REQUEST),
+        (json!({"password": "a long enough password", "forceChangePasswordNextSignInWithMfa": true}), StatusCode::NOT_IMPLEMENTED),
+    ] {
+        let r = app.patch(&path, json!({"passwordProfile": profile})).await;
+        assert_eq!(r.status, status, "{profile}: {}", r.text);
+        let mut body = new_user("pp2", "Password Profile 2");
+        body["passwordProfile"] = profile.clone();
+        let r = app.post("/v1.0/users", body).await;
+        assert_eq!(r.status, status, "create with {profile}: {}", r.text);
+    }
+    let r = app.patch(&path, json!({"passwordProfile": {"passwrd": "x"}})).await;
+    assert_eq!(r.body["error"]["message"], json!("Property 'passwrd' does not exist on type 'microsoft.graph.passwordProfile'."));
+    assert!(app.audits_for("Update user", &id_of(&u)).await.is_empty(), "nothing was changed");
+    assert!(filtered(&app, "startsWith(displayName,'Password Profile 2')").await.is_empty());
+});
+
 api_test!(patch_is_audited_with_old_and_new_values, |app| {
     let u = app.create_user("aud", "Audited").await;
     let id = id_of(&u);
@@ -845,6 +867,28 @@ api_test!(paging_with_top_follows_next_links_through_every_user_exactly_once, |a
         }
     }
     assert_eq!(names, (0..7).map(|i| format!("Page {i}")).collect::<Vec<_>>());
+});
+
+api_test!(paging_sorted_on_a_tied_display_name_still_visits_every_user_once, |app| {
+    let mut created = BTreeSet::new();
+    for i in 0..5 {
+        created.insert(id_of(&app.create_user(&format!("same{i}"), "Same Name").await));
+    }
+    for order in ["displayName", "displayName%20desc"] {
+        let mut seen = vec![];
+        let mut path = format!("/v1.0/users?$top=2&$orderby={order}");
+        loop {
+            let r = app.get(&path).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            seen.extend(TestApp::ids(&r));
+            match r.body["@odata.nextLink"].as_str() {
+                Some(next) => path = path_of(&app, next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 5, "{order}: {seen:?}");
+        assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), created, "{order}");
+    }
 });
 
 api_test!(next_link_keeps_the_filter, |app| {
