@@ -45,13 +45,49 @@ async fn graph_not_found(req: Request) -> Response {
     .into_response()
 }
 
-/// Graph answers a known path with an unsupported method with 405 in its own envelope.
-async fn graph_envelope_for_405(req: Request, next: Next) -> Response {
+/// Every error of the Graph-shaped API is in Graph's envelope, also the ones axum answers before
+/// a handler runs: 405 for a known path with another method (keeping `Allow`, RFC 9110 §15.5.6),
+/// and the plain-text rejections of its extractors (a path segment that is not UTF-8, say).
+async fn graph_envelope_for_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
-        return GraphError::new(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "The HTTP method is not supported for this resource.").into_response();
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
     }
-    resp
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = resp.headers().get(header::ALLOW).cloned();
+        let mut r = GraphError::new(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "The HTTP method is not supported for this resource.").into_response();
+        if let Some(a) = allow {
+            r.headers_mut().insert(header::ALLOW, a);
+        }
+        return r;
+    }
+    let text = axum::body::to_bytes(resp.into_body(), 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    if status.is_server_error() {
+        return GraphError { status, ..GraphError::internal(&text) }.into_response();
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Request_EntityTooLarge",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Request_UnsupportedMediaType",
+        _ => "Request_BadRequest",
+    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("The request is not valid.").to_string() } else { text };
+    GraphError::new(status, code, message).into_response()
+}
+
+/// A URL with a NUL character is refused before routing: no Graph identifier or query option
+/// holds one, and PostgreSQL text cannot store or compare it (the query would fail as a 500).
+async fn refuse_nul_in_url(req: Request, next: Next) -> Response {
+    let has_nul = |s: &str| percent_encoding::percent_decode_str(s).any(|b| b == 0);
+    if has_nul(req.uri().path()) || req.uri().query().is_some_and(has_nul) {
+        return GraphError::bad_request("The request URL contains a NUL character.").into_response();
+    }
+    next.run(req).await
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
@@ -69,7 +105,7 @@ pub fn graph_router() -> Router<AppState> {
     for route in graph::routes::routes() {
         r = r.route(route.path, route.handler);
     }
-    r.fallback(graph_not_found).layer(middleware::from_fn(graph_envelope_for_405))
+    r.fallback(graph_not_found).layer(middleware::from_fn(refuse_nul_in_url)).layer(middleware::from_fn(graph_envelope_for_errors))
 }
 
 /// Every surface.

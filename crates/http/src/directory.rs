@@ -232,6 +232,14 @@ impl Directory {
             .ok_or_else(|| DirError::NotFound("the tenant's domains".into()))
     }
 
+    /// The tenant's initial domain (`<name>.<base domain>`), the issuer of UPN identities.
+    pub async fn initial_domain(&self, conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<String, DirError> {
+        tenants::get(conn, tenant)
+            .await?
+            .map(|t| t.initial_domain)
+            .ok_or_else(|| DirError::NotFound("the tenant".into()))
+    }
+
     /// Checks that a UPN is well formed and its domain is a verified domain of the tenant.
     pub async fn check_upn(&self, conn: &mut sqlx::AnyConnection, tenant: TenantId, upn: &str) -> Result<String, DirError> {
         let upn = validate::user_principal_name(upn)
@@ -266,7 +274,8 @@ impl Directory {
         check_password(&password)?;
         let hash = secret::hash_password(&password, self.password_cost).map_err(|e| DirError::Invalid(e.to_string()))?;
         let now = self.now_ms();
-        let tenant_domain = upn.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+        // Entra names the tenant's initial domain as the issuer of every userPrincipalName identity.
+        let tenant_domain = self.initial_domain(conn, tenant).await?;
         let user = User {
             id: ObjectId::new(),
             tenant_id: tenant,

@@ -42,9 +42,9 @@ pub async fn create_active_key(
     let kid = portico_core::secret::random_token(16);
     let signer = Signer::from_pkcs8(kid.clone(), alg, &der).map_err(|e| KeyError::Key(e.to_string()))?;
     let jwk = serde_json::to_string(&signer.public_jwk()).map_err(|e| KeyError::Key(e.to_string()))?;
-    keys::retire_active(&mut **tx, tenant, now_ms, now_ms + keep_published_ms).await?;
+    keys::retire_active(tx, tenant, now_ms, now_ms + keep_published_ms).await?;
     keys::insert(
-        &mut **tx,
+        tx,
         &keys::SigningKey {
             kid: kid.clone(),
             tenant_id: tenant,

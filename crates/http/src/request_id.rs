@@ -1,18 +1,31 @@
-//! Request ids: every response carries `request-id` (and echoes `client-request-id`), every
-//! error body names the request id, and audit records use it as their correlation id.
+//! Request ids: every response carries `request-id` and `client-request-id` (the client's, or
+//! the request id when it sent none, as Graph does), every error body names both, and audit
+//! records use the request id as their correlation id.
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
+/// The ids of the request being served.
+#[derive(Debug, Clone)]
+struct Ids {
+    request: String,
+    client: Option<String>,
+}
+
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static IDS: Ids;
 }
 
 /// The current request's id (a fresh one outside a request).
 pub fn current() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| uuid::Uuid::new_v4().to_string())
+    IDS.try_with(|ids| ids.request.clone()).unwrap_or_else(|_| uuid::Uuid::new_v4().to_string())
+}
+
+/// The `client-request-id` the client sent with the current request, if any.
+pub fn client() -> Option<String> {
+    IDS.try_with(|ids| ids.client.clone()).ok().flatten()
 }
 
 /// Middleware: assigns the id, runs the request inside its scope, and sets the headers.
@@ -22,13 +35,12 @@ pub async fn layer(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let mut resp = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    let ids = Ids { request: id.clone(), client: client.as_ref().and_then(|c| c.to_str().ok()).map(str::to_owned) };
+    let mut resp = IDS.scope(ids, next.run(req)).await;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert("client-request-id", client.unwrap_or_else(|| v.clone()));
         h.insert("request-id", v);
-    }
-    if let Some(c) = client {
-        h.insert("client-request-id", c);
     }
     let status = resp.status().as_u16();
     metrics::counter!("portico_http_requests_total", "status" => status.to_string()).increment(1);

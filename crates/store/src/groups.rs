@@ -273,6 +273,7 @@ pub async fn transitive_members(conn: &mut AnyConnection, group: ObjectId) -> Re
         "WITH RECURSIVE m(oid, kind) AS ( \
            SELECT member_id, member_type FROM group_members WHERE group_id = $1 \
            UNION SELECT gm.member_id, gm.member_type FROM group_members gm JOIN m ON gm.group_id = m.oid AND m.kind = 'group' \
+             JOIN directory_groups d ON d.id = m.oid AND d.deleted_at IS NULL \
          ) SELECT oid, kind FROM m WHERE oid <> $1 ORDER BY oid",
     )
     .bind(group.to_string())
@@ -300,6 +301,7 @@ pub async fn transitive_member_of(conn: &mut AnyConnection, tenant: TenantId, ob
         "WITH RECURSIVE g(gid) AS ( \
            SELECT group_id FROM group_members WHERE member_id = $1 \
            UNION SELECT gm.group_id FROM group_members gm JOIN g ON gm.member_id = g.gid \
+             JOIN directory_groups d ON d.id = g.gid AND d.deleted_at IS NULL \
          ) SELECT g.gid FROM g JOIN directory_groups d ON d.id = g.gid \
            WHERE d.tenant_id = $2 AND d.deleted_at IS NULL AND g.gid <> $1 ORDER BY g.gid",
     )

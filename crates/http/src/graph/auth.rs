@@ -110,10 +110,11 @@ impl FromRequestParts<AppState> for Authed {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
+        // RFC 9110 §11.1: the scheme name is case-insensitive.
         let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+            .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
         validate(state, token).await.map(Authed)

@@ -188,7 +188,8 @@ pub async fn delete_domain(auth: Authed, State(state): State<AppState>, Path(nam
     }
     tenants::delete_domain(&mut tx, auth.tenant(), &d.name).await?;
     let t = Target::new(&d.name, "Directory", Some(d.name.clone()));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Remove unverified domain", "DirectoryManagement", "Delete", "Core Directory", &[t], state.now_ms())).await?;
+    let activity = if d.is_verified { "Remove verified domain" } else { "Remove unverified domain" };
+    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), activity, "DirectoryManagement", "Delete", "Core Directory", &[t], state.now_ms())).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

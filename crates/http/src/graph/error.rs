@@ -84,11 +84,12 @@ impl IntoResponse for GraphError {
             now.second()
         );
         let id = crate::request_id::current();
+        let client = crate::request_id::client().unwrap_or_else(|| id.clone());
         let body = json!({
             "error": {
                 "code": self.code,
                 "message": self.message,
-                "innerError": { "date": date, "request-id": id, "client-request-id": id }
+                "innerError": { "date": date, "request-id": id, "client-request-id": client }
             }
         });
         let mut resp = (self.status, axum::Json(body)).into_response();

@@ -163,6 +163,10 @@ pub async fn update_service_principal(auth: Authed, State(state): State<AppState
     let caller = auth.require(Action::AppsWrite)?.clone();
     check(&body, "servicePrincipal", SP_PROPS, false, &[])?;
     let old = find(&state, auth.tenant(), &key).await?;
+    if old.app_id == GRAPH_APP_ID && old.application_id.is_none() {
+        // Disabling or renaming it would break every Graph-shaped token of the tenant.
+        return Err(GraphError::bad_request("The Microsoft Graph service principal cannot be changed."));
+    }
     let mut sp = old.clone();
     if let Some(Some(v)) = opt_str(&body, "displayName") {
         if v.trim().is_empty() {

@@ -173,18 +173,15 @@ fn parse_identities(v: &Value) -> GraphResult<Vec<Identity>> {
         .collect()
 }
 
-fn upn_identity(upn: &str) -> Identity {
-    Identity {
-        sign_in_type: "userPrincipalName".into(),
-        issuer: upn.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default(),
-        issuer_assigned_id: Some(upn.to_string()),
-    }
+fn upn_identity(upn: &str, initial_domain: &str) -> Identity {
+    Identity { sign_in_type: "userPrincipalName".into(), issuer: initial_domain.to_string(), issuer_assigned_id: Some(upn.to_string()) }
 }
 
-/// Keeps the user's UPN identity in step with its UPN; other identities as given.
-fn with_upn_identity(mut ids: Vec<Identity>, upn: &str) -> Vec<Identity> {
+/// Keeps the user's UPN identity in step with its UPN (issued by the tenant's initial domain, as
+/// in Entra); other identities as given.
+fn with_upn_identity(mut ids: Vec<Identity>, upn: &str, initial_domain: &str) -> Vec<Identity> {
     ids.retain(|i| !i.sign_in_type.eq_ignore_ascii_case("userPrincipalName"));
-    ids.push(upn_identity(upn));
+    ids.push(upn_identity(upn, initial_domain));
     ids
 }
 
@@ -274,7 +271,8 @@ pub async fn create_user(auth: Authed, State(state): State<AppState>, opts: Quer
     let mut tx = state.dir.store.begin().await?;
     let (mut user, _) = state.dir.build_user(&mut tx, auth.tenant(), n).await?;
     if let Some(ids) = extra_identities {
-        user.identities = with_upn_identity(ids, &user.user_principal_name);
+        let initial = state.dir.initial_domain(&mut tx, auth.tenant()).await?;
+        user.identities = with_upn_identity(ids, &user.user_principal_name, &initial);
     }
     users::insert(&mut tx, &user).await?;
     let mut t = Target::new(user.id, "User", Some(user.display_name.clone()));
@@ -338,7 +336,8 @@ pub async fn update_user(auth: Authed, State(state): State<AppState>, Path(key):
     if let Some(v) = body.get("identities") {
         u.identities = parse_identities(v)?;
     }
-    u.identities = with_upn_identity(std::mem::take(&mut u.identities), &u.user_principal_name);
+    let initial = state.dir.initial_domain(&mut tx, auth.tenant()).await?;
+    u.identities = with_upn_identity(std::mem::take(&mut u.identities), &u.user_principal_name, &initial);
     let mut password_changed = false;
     if let Some(profile) = body.get("passwordProfile").and_then(Value::as_object) {
         if let Some(pw) = profile.get("password").and_then(Value::as_str) {

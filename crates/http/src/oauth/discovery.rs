@@ -14,10 +14,12 @@ use crate::app::AppState;
 
 /// Resolves `{tenant}`: an id or a verified domain.
 pub async fn resolve(state: &AppState, key: &str) -> Result<TenantId, OAuthError> {
-    tenants::resolve(&state.dir.store, key)
-        .await
-        .map_err(|e| OAuthError::server(&e))?
-        .ok_or_else(|| OAuthError::new("invalid_tenant", 90002, format!("Tenant '{key}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")))
+    let not_found = || OAuthError::new("invalid_tenant", 90002, format!("Tenant '{key}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."));
+    // No tenant id or domain has control characters; PostgreSQL text cannot even compare a NUL.
+    if key.chars().any(char::is_control) {
+        return Err(not_found());
+    }
+    tenants::resolve(&state.dir.store, key).await.map_err(|e| OAuthError::server(&e))?.ok_or_else(not_found)
 }
 
 /// GET /{tenant}/v2.0/.well-known/openid-configuration

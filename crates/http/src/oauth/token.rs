@@ -27,7 +27,13 @@ struct ClientAuth {
 
 fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientAuth, OAuthError> {
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let basic = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic "));
+    // RFC 9110 §11.1: the scheme name is case-insensitive.
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Basic"))
+        .map(|(_, credentials)| credentials);
     if let Some(b) = basic {
         if field("client_secret").is_some() {
             return Err(OAuthError::new("invalid_request", 90014, "Only one client authentication method may be used."));
@@ -40,12 +46,16 @@ fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientA
         let (id, secret) = decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client(7000216, "The Authorization header is not valid Basic credentials.", true))?;
         // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
         let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let (id, secret) = (dec(id), dec(secret));
+        if id.contains('\0') {
+            return Err(OAuthError::invalid_client(7000216, "The Authorization header is not valid Basic credentials.", true));
+        }
         if let Some(form_id) = field("client_id")
-            && form_id != dec(id)
+            && form_id != id
         {
             return Err(OAuthError::new("invalid_request", 90014, "client_id in the body does not match the Authorization header."));
         }
-        return Ok(ClientAuth { client_id: dec(id), secret: dec(secret), basic: true });
+        return Ok(ClientAuth { client_id: id, secret, basic: true });
     }
     let client_id = field("client_id").ok_or_else(|| OAuthError::new("invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."))?;
     let secret = field("client_secret").ok_or_else(|| {
@@ -95,6 +105,10 @@ pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, he
         if form.iter().filter(|(n, _)| n == k).count() > 1 {
             return Err(OAuthError::new("invalid_request", 90014, format!("The parameter '{k}' is repeated.")));
         }
+    }
+    // No parameter has a NUL character; PostgreSQL text cannot even compare one.
+    if let Some((k, _)) = form.iter().find(|(_, v)| v.contains('\0')) {
+        return Err(OAuthError::new("invalid_request", 90014, format!("The parameter '{k}' contains a NUL character.")));
     }
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let tid = resolve(&state, &tenant).await?;

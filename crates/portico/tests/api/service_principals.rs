@@ -544,3 +544,12 @@ api_test!(assignments_of_deleted_objects_are_hidden_until_they_are_restored, |ap
     let r = app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", id_of(&graph))).await;
     assert!(r.body["value"].as_array().unwrap().iter().all(|v| v["principalId"] != json!(c.sp_id()) && !v["principalDisplayName"].is_null()), "{}", r.text);
 });
+
+api_test!(the_microsoft_graph_service_principal_cannot_be_changed, |app| {
+    let list = app.get("/v1.0/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'").await;
+    let id = list.body["value"][0]["id"].as_str().unwrap().to_string();
+    let r = app.patch(&format!("/v1.0/servicePrincipals/{id}"), serde_json::json!({"accountEnabled": false})).await;
+    assert_eq!(r.status, reqwest::StatusCode::BAD_REQUEST, "{}", r.text);
+    let again = app.get(&format!("/v1.0/servicePrincipals/{id}")).await;
+    assert_eq!(again.body["accountEnabled"], serde_json::json!(true));
+});

@@ -67,6 +67,15 @@ api_test!(requests_without_a_bearer_token_are_unauthenticated, |app| {
     assert_unauthenticated(&r, "POST without a token");
 });
 
+api_test!(the_bearer_scheme_name_is_case_insensitive, |app| {
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let r = app.raw(app.http.get(format!("{}/v1.0/users", app.base)).header("Authorization", format!("{scheme} {}", app.token))).await;
+        assert_eq!(r.status, StatusCode::OK, "{scheme}: {}", r.text);
+    }
+    let r = app.raw(app.http.get(format!("{}/v1.0/users", app.base)).header("Authorization", format!("Bearer{}", app.token))).await;
+    assert_unauthenticated(&r, "no space after the scheme");
+});
+
 api_test!(malformed_and_tampered_tokens_are_unauthenticated, |app| {
     for garbage in ["garbage", "a.b.c", "a.b", "....", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", &"x".repeat(20_000)] {
         let r = app.get_as(garbage, "/v1.0/users").await;

@@ -304,7 +304,8 @@ fn random_filter(rng: &mut Rng) -> String {
                 s.push_str(if rng.chance(50) { " and " } else { " or " });
             }
             if rng.chance(25) {
-                s.push_str(*rng.pick(FRAGMENTS));
+                let fragment = *rng.pick(FRAGMENTS);
+                s.push_str(fragment);
             } else {
                 s.push_str(&format!("{} {} {}", rng.pick(PROPS), rng.pick(OPS), rng.pick(LITERALS)));
             }

@@ -183,6 +183,28 @@ api_test!(domains_are_added_unverified_proven_by_dns_and_removed, |app| {
     assert_eq!(app.delete(&format!("/v1.0/domains/{name}")).await.status, StatusCode::NOT_FOUND);
 });
 
+api_test!(a_removed_domain_no_longer_names_the_tenant, |app| {
+    let discovery = |app: &TestApp, key: &str| {
+        let url = format!("{}/{key}/v2.0/.well-known/openid-configuration", app.base);
+        let http = app.http.clone();
+        async move { http.get(url).send().await.expect("discovery").status() }
+    };
+    assert_eq!(discovery(&app, "contoso.test").await, StatusCode::OK);
+    let r = app.patch("/v1.0/domains/contoso.portico.localhost", json!({"isDefault": true})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = app.delete("/v1.0/domains/contoso.test").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(audit_for(&app, &request_id(&r)).await["activityDisplayName"], "Remove verified domain");
+    assert_eq!(discovery(&app, "contoso.test").await, StatusCode::BAD_REQUEST);
+    assert_eq!(discovery(&app, "contoso.portico.localhost").await, StatusCode::OK);
+    let org = app.get("/v1.0/organization").await;
+    assert!(!org.text.contains("\"contoso.test\""), "{}", org.text);
+    let r = app
+        .post("/v1.0/users", json!({"accountEnabled": true, "displayName": "U", "mailNickname": "u", "userPrincipalName": "u@contoso.test", "passwordProfile": {"password": "correct horse battery staple"}}))
+        .await;
+    assert_bad_request(&r, "user on a removed domain");
+});
+
 api_test!(role_definitions_are_entras_built_in_roles, |app| {
     let r = app.get("/v1.0/roleManagement/directory/roleDefinitions").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);

@@ -120,6 +120,12 @@ api_test!(client_secret_post_and_basic_both_authenticate_but_not_together, |app|
     let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)], Some((&id, &secret))).await;
     assert_eq!(r.status, StatusCode::OK, "basic: {}", r.text);
     assert_eq!(claims_of(r.body["access_token"].as_str().expect("token"))["appid"], json!(id));
+    // RFC 9110 §11.1: the scheme name is case-insensitive.
+    let credentials = STANDARD.encode(format!("{}:{}", form_encode(&id), form_encode(&secret)));
+    let r = app
+        .raw(app.http.post(format!("{}/{tid}/oauth2/v2.0/token", app.base)).header("Authorization", format!("basic {credentials}")).form(&[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)]))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "lowercase basic: {}", r.text);
     // By domain as well as by id.
     let r = token_request(&app, "contoso.test", &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)], Some((&id, &secret))).await;
     assert_eq!(r.status, StatusCode::OK, "basic by domain: {}", r.text);

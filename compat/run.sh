@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Interop suite: Microsoft's Graph SDK for Python, authlib + PyJWT, openid-client + jose
+# against a real `portico serve` on a free loopback port with a throw-away SQLite store.
+#
+#   compat/run.sh            build, start, run python + node suites, stop
+#
+# Python packages go to target/compat/venv (pinned in compat/python/requirements.txt),
+# node modules to compat/node/node_modules (npm ci from the committed package-lock.json).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+VENV="$TARGET_DIR/compat/venv"
+PYTHON="${PYTHON:-python3}"
+
+say() { printf '\n--- compat: %s\n' "$*"; }
+
+# Settings of the caller's shell must not leak into the server or the CLI.
+for v in $(compgen -e | grep '^PORTICO_' || true); do unset "$v"; done
+# Loopback traffic never goes through a proxy.
+export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
+export NO_PROXY="$no_proxy"
+
+# ---------------------------------------------------------------- build
+say "building the portico binary (cargo build -p portico)"
+cargo build -p portico
+PORTICO="$TARGET_DIR/debug/portico"
+[ -x "$PORTICO" ] || { echo "compat: $PORTICO was not built" >&2; exit 1; }
+
+# ---------------------------------------------------------------- python venv
+if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  # Debian's system python ships venv/ensurepip separately.
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing python3-venv (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+  else
+    echo "compat: $PYTHON cannot create a virtualenv (install python3-venv)" >&2
+    exit 1
+  fi
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the virtualenv $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+REQ="compat/python/requirements.txt"
+stamp="$("$VENV/bin/python" -c 'import sys;print(sys.version)' | tr -d '\n')|$(sha256sum "$REQ" | cut -d' ' -f1)"
+if [ "$(cat "$VENV/.compat-requirements" 2>/dev/null || true)" != "$stamp" ]; then
+  say "installing python packages from $REQ into $VENV (msgraph-sdk is ~400 MB: the first run takes a minute or two)"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install -q -r "$REQ"
+  printf '%s' "$stamp" >"$VENV/.compat-requirements"
+else
+  say "python packages are up to date with $REQ"
+fi
+
+# ---------------------------------------------------------------- node modules
+NODE_DIR="compat/node"
+lock_sum="$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)"
+if [ "$(cat "$NODE_DIR/node_modules/.compat-lock" 2>/dev/null || true)" != "$lock_sum" ]; then
+  say "installing node modules (npm ci --prefix $NODE_DIR)"
+  npm ci --prefix "$NODE_DIR" --no-audit --no-fund
+  printf '%s' "$lock_sum" >"$NODE_DIR/node_modules/.compat-lock"
+else
+  say "node modules are up to date with package-lock.json"
+fi
+
+# ---------------------------------------------------------------- store, tenant, apps
+DATA="$(mktemp -d "${TMPDIR:-/tmp}/portico-compat.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  local rc=$?
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "$rc" -ne 0 ]; then
+    for log in "$DATA/cli.log" "$DATA/server.log"; do
+      [ -s "$log" ] || continue
+      echo "--- compat: last lines of $log" >&2
+      tail -n 40 "$log" >&2 || true
+    done
+  fi
+  rm -rf "$DATA"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+json_field() { "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+DOMAIN="contoso.test"
+say "creating a tenant and two apps in $DATA"
+tenant_json="$("$PORTICO" --data-dir "$DATA" tenant create --name "Contoso Compat" --domain "$DOMAIN" --json 2>>"$DATA/cli.log")"
+TENANT="$(json_field id <<<"$tenant_json")"
+app_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat full" \
+  --permission User.ReadWrite.All --permission Group.ReadWrite.All --permission AuditLog.Read.All \
+  --json 2>>"$DATA/cli.log")"
+ro_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat read-only" \
+  --permission User.Read.All --json 2>>"$DATA/cli.log")"
+
+# ---------------------------------------------------------------- server
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+ready=""
+for attempt in 1 2 3; do
+  PORT="$(free_port)"
+  BASE="http://127.0.0.1:$PORT"
+  say "starting portico serve on $BASE (attempt $attempt)"
+  "$PORTICO" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT" >>"$DATA/server.log" 2>&1 </dev/null &
+  SERVER_PID=$!
+  # Bounded wait: 300 x 0.1 s, or until the process dies (e.g. the port was taken meanwhile).
+  if "$PYTHON" - "$BASE/readyz" "$SERVER_PID" <<'EOF'
+import os, sys, time, urllib.request
+url, pid = sys.argv[1], int(sys.argv[2])
+for _ in range(300):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(2)
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            if r.status == 200:
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+EOF
+  then
+    ready=1
+    break
+  fi
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+done
+[ -n "$ready" ] || { echo "compat: portico did not become ready" >&2; exit 1; }
+echo "compat: portico is ready on $BASE (tenant $TENANT)"
+
+export PORTICO_BASE="$BASE"
+export PORTICO_TENANT="$TENANT"
+export PORTICO_DOMAIN="$DOMAIN"
+PORTICO_CLIENT_ID="$(json_field appId <<<"$app_json")"
+PORTICO_CLIENT_SECRET="$(json_field clientSecret <<<"$app_json")"
+PORTICO_RO_CLIENT_ID="$(json_field appId <<<"$ro_json")"
+PORTICO_RO_CLIENT_SECRET="$(json_field clientSecret <<<"$ro_json")"
+export PORTICO_CLIENT_ID PORTICO_CLIENT_SECRET PORTICO_RO_CLIENT_ID PORTICO_RO_CLIENT_SECRET
+
+# ---------------------------------------------------------------- suites
+py_rc=0
+node_rc=0
+say "python: pytest compat/python (msgraph-sdk, authlib, PyJWT)"
+timeout 600 "$VENV/bin/python" -m pytest -q -p no:cacheprovider compat/python || py_rc=$?
+say "node: node --test compat/node/ (openid-client, jose)"
+timeout 300 node --test --test-timeout=60000 compat/node/ || node_rc=$?
+
+say "python exit $py_rc, node exit $node_rc"
+if [ "$py_rc" -ne 0 ] || [ "$node_rc" -ne 0 ]; then
+  exit 1
+fi
