@@ -305,16 +305,6 @@ def test_deleted_user_can_be_read_and_restored(base, access_token):
     assert again.id == u.id and again.display_name == u.display_name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ODataError,
-    reason=(
-        "Portico bug: msgraph-sdk requests GET /v1.0/directory/deletedItems/graph.user "
-        "(the 'graph.' namespace alias Graph accepts); Portico only routes "
-        "/directory/deletedItems/microsoft.graph.user and answers 404 Request_ResourceNotFound "
-        "\"Resource 'graph.user' does not exist ...\""
-    ),
-)
 def test_deleted_users_list_via_sdk_cast(base, access_token):
     async def scenario(client):
         u = await client.users.post(new_user(8))

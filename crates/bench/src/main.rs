@@ -157,7 +157,11 @@ async fn list_latency(url: &str, count: u64, requests: usize) -> anyhow::Result<
     let have = store.count_users(tenant).await?;
     if (have as u64) < count {
         let secs = seed(&dir, tenant, "bench.test", count - have as u64).await?;
-        println!("seeded {} users in {secs:.1} s ({:.0} users/s)", count - have as u64, (count - have as u64) as f64 / secs);
+        println!(
+            "seeded {} users in {secs:.1} s ({:.0} users/s)",
+            count - have as u64,
+            (count - have as u64) as f64 / secs
+        );
     } else {
         println!("tenant already holds {have} users; not seeding");
     }
@@ -176,7 +180,10 @@ async fn list_latency(url: &str, count: u64, requests: usize) -> anyhow::Result<
 
     let mid = count / 2;
     let queries: Vec<(String, String)> = vec![
-        ("startsWith(displayName)".into(), format!("/v1.0/users?$filter=startsWith(displayName,'Eva {:05}')", mid / 100)),
+        (
+            "startsWith(displayName)".into(),
+            format!("/v1.0/users?$filter=startsWith(displayName,'Eva {:05}')", mid / 100),
+        ),
         ("userType eq 'Guest'".into(), "/v1.0/users?$filter=userType eq 'Guest'".into()),
         ("mail eq".into(), format!("/v1.0/users?$filter=mail eq 'user{mid}@bench.test'")),
         ("page 1 (no filter)".into(), "/v1.0/users".into()),
@@ -200,7 +207,12 @@ async fn list_latency(url: &str, count: u64, requests: usize) -> anyhow::Result<
             }
         }
         lat.sort_by(f64::total_cmp);
-        println!("{name:<28} {:>9.2} {:>9.2} {:>9.2}  {rows}", percentile(&lat, 50.0), percentile(&lat, 99.0), lat.last().copied().unwrap_or(0.0));
+        println!(
+            "{name:<28} {:>9.2} {:>9.2} {:>9.2}  {rows}",
+            percentile(&lat, 50.0),
+            percentile(&lat, 99.0),
+            lat.last().copied().unwrap_or(0.0)
+        );
     }
     // Paging: follow nextLink to page 100 (top 100), timing each page; repeat to get a distribution
     // of the page-100 request itself.
@@ -223,7 +235,14 @@ async fn list_latency(url: &str, count: u64, requests: usize) -> anyhow::Result<
         }
     }
     page100.sort_by(f64::total_cmp);
-    println!("{:<28} {:>9.2} {:>9.2} {:>9.2}  100 ({} walks)", "page 100 via nextLink", percentile(&page100, 50.0), percentile(&page100, 99.0), page100.last().copied().unwrap_or(0.0), rounds);
+    println!(
+        "{:<28} {:>9.2} {:>9.2} {:>9.2}  100 ({} walks)",
+        "page 100 via nextLink",
+        percentile(&page100, 50.0),
+        percentile(&page100, 99.0),
+        page100.last().copied().unwrap_or(0.0),
+        rounds
+    );
     Ok(())
 }
 
@@ -232,7 +251,13 @@ async fn sqlx_exec(store: &Store, sql: &'static str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn get_token(dir: &Directory, http: &reqwest::Client, base: &str, tenant: TenantId, perms: &[String]) -> anyhow::Result<String> {
+async fn get_token(
+    dir: &Directory,
+    http: &reqwest::Client,
+    base: &str,
+    tenant: TenantId,
+    perms: &[String],
+) -> anyhow::Result<String> {
     let now = to_millis(dir.clock.now());
     let app = portico_store::apps::Application {
         id: ObjectId::new(),
@@ -258,7 +283,12 @@ async fn get_token(dir: &Directory, http: &reqwest::Client, base: &str, tenant: 
     tx.commit().await?;
     let r: Value = http
         .post(format!("{base}/{tenant}/oauth2/v2.0/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", &app.app_id), ("client_secret", &secret), ("scope", "https://graph.microsoft.com/.default")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &app.app_id),
+            ("client_secret", &secret),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
         .send()
         .await?
         .json()
@@ -283,7 +313,14 @@ fn sign_rate(alg: &str, seconds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn token_rate(base: &str, tenant: &str, id: &str, secret: &str, conns: usize, seconds: u64) -> anyhow::Result<()> {
+async fn token_rate(
+    base: &str,
+    tenant: &str,
+    id: &str,
+    secret: &str,
+    conns: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(conns).build()?;
     let url = format!("{base}/{tenant}/oauth2/v2.0/token");
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -297,7 +334,12 @@ async fn token_rate(base: &str, tenant: &str, id: &str, secret: &str, conns: usi
                 let t = Instant::now();
                 let r = http
                     .post(&url)
-                    .form(&[("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret.as_str()), ("scope", "https://graph.microsoft.com/.default")])
+                    .form(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", id.as_str()),
+                        ("client_secret", secret.as_str()),
+                        ("scope", "https://graph.microsoft.com/.default"),
+                    ])
                     .send()
                     .await;
                 if let Ok(r) = r

@@ -151,7 +151,9 @@ impl Action {
             ],
             GroupsWrite => &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
             GroupMembersWrite => &["GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"],
-            AppsRead => &["Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+            AppsRead => {
+                &["Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"]
+            }
             AppsWrite => &["Application.ReadWrite.All"],
             AppRoleAssignmentsWrite => &["AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"],
             RolesRead => &[
@@ -170,7 +172,9 @@ impl Action {
                 "User.Read.All",
             ],
             OrgWrite => &["Organization.ReadWrite.All"],
-            DomainsRead => &["Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+            DomainsRead => {
+                &["Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"]
+            }
             DomainsWrite => &["Domain.ReadWrite.All"],
             PolicyRead => &[
                 "Policy.Read.All",
@@ -323,23 +327,44 @@ pub fn resource_actions(action: Action) -> &'static [&'static str] {
     use Action::*;
     match action {
         UsersRead => &["microsoft.directory/users/standard/read"],
-        UsersWrite => &["microsoft.directory/users/create", "microsoft.directory/users/delete", "microsoft.directory/users/basic/update", "microsoft.directory/users/restore"],
+        UsersWrite => &[
+            "microsoft.directory/users/create",
+            "microsoft.directory/users/delete",
+            "microsoft.directory/users/basic/update",
+            "microsoft.directory/users/restore",
+        ],
         UsersInvite => &["microsoft.directory/users/inviteGuest"],
         GroupsRead => &["microsoft.directory/groups/standard/read", "microsoft.directory/groups/members/read"],
-        GroupsWrite => &["microsoft.directory/groups/create", "microsoft.directory/groups/delete", "microsoft.directory/groups/basic/update"],
+        GroupsWrite => &[
+            "microsoft.directory/groups/create",
+            "microsoft.directory/groups/delete",
+            "microsoft.directory/groups/basic/update",
+        ],
         GroupMembersWrite => &["microsoft.directory/groups/members/update", "microsoft.directory/groups/owners/update"],
-        AppsRead => &["microsoft.directory/applications/standard/read", "microsoft.directory/servicePrincipals/standard/read"],
-        AppsWrite => &["microsoft.directory/applications/allProperties/allTasks", "microsoft.directory/servicePrincipals/allProperties/allTasks"],
+        AppsRead => {
+            &["microsoft.directory/applications/standard/read", "microsoft.directory/servicePrincipals/standard/read"]
+        }
+        AppsWrite => &[
+            "microsoft.directory/applications/allProperties/allTasks",
+            "microsoft.directory/servicePrincipals/allProperties/allTasks",
+        ],
         AppRoleAssignmentsWrite => &["microsoft.directory/servicePrincipals/appRoleAssignedTo/update"],
-        RolesRead => &["microsoft.directory/roleAssignments/standard/read", "microsoft.directory/roleDefinitions/standard/read"],
+        RolesRead => {
+            &["microsoft.directory/roleAssignments/standard/read", "microsoft.directory/roleDefinitions/standard/read"]
+        }
         RolesWrite => &["microsoft.directory/roleAssignments/allProperties/allTasks"],
-        AuditRead => &["microsoft.directory/auditLogs/allProperties/read", "microsoft.directory/signInReports/allProperties/read"],
+        AuditRead => &[
+            "microsoft.directory/auditLogs/allProperties/read",
+            "microsoft.directory/signInReports/allProperties/read",
+        ],
         OrgRead => &["microsoft.directory/organization/standard/read"],
         OrgWrite => &["microsoft.directory/organization/basic/update"],
         DomainsRead => &["microsoft.directory/domains/standard/read"],
         DomainsWrite => &["microsoft.directory/domains/allProperties/allTasks"],
         PolicyRead => &["microsoft.directory/policies/standard/read"],
-        PolicyWrite => &["microsoft.directory/policies/basic/update", "microsoft.directory/conditionalAccessPolicies/basic/update"],
+        PolicyWrite => {
+            &["microsoft.directory/policies/basic/update", "microsoft.directory/conditionalAccessPolicies/basic/update"]
+        }
     }
 }
 
@@ -397,11 +422,7 @@ impl Caller {
                         || allowed.iter().any(|a| a.eq_ignore_ascii_case(s))
                 });
                 let role_ok = action.member_default()
-                    || self
-                        .role_template_ids
-                        .iter()
-                        .filter_map(|w| role_by_id(w))
-                        .any(|r| r.actions.contains(&action));
+                    || self.role_template_ids.iter().filter_map(|w| role_by_id(w)).any(|r| r.actions.contains(&action));
                 scoped && role_ok
             }
         }
@@ -429,7 +450,11 @@ mod tests {
     fn user(scopes: &[&str], wids: &[&str]) -> Caller {
         Caller {
             tenant: TenantId::new(),
-            principal: Principal::User { user_id: ObjectId::new(), user_principal_name: "u".into(), app_id: "a".into() },
+            principal: Principal::User {
+                user_id: ObjectId::new(),
+                user_principal_name: "u".into(),
+                app_id: "a".into(),
+            },
             app_permissions: vec![],
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             role_template_ids: wids.iter().map(|s| s.to_string()).collect(),

@@ -49,8 +49,7 @@ pub fn to_millis(t: OffsetDateTime) -> i64 {
 
 /// The instant for stored milliseconds (clamped to the representable range).
 pub fn from_millis(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Graph's DateTimeOffset wire form: `2024-01-02T03:04:05Z` (fractions only when present).

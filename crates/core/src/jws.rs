@@ -4,9 +4,7 @@
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    self, EcdsaKeyPair, KeyPair as _, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
-};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
@@ -113,11 +111,8 @@ pub fn generate_pkcs8(alg: Alg) -> Result<Vec<u8>, JwsError> {
             Ok(der.as_ref().to_vec())
         }
         Alg::ES256 => {
-            let doc = EcdsaKeyPair::generate_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &SystemRandom::new(),
-            )
-            .map_err(|_| JwsError::Key("ec generate"))?;
+            let doc = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| JwsError::Key("ec generate"))?;
             Ok(doc.as_ref().to_vec())
         }
     }
@@ -194,11 +189,9 @@ impl Signer {
                     .map_err(|_| JwsError::Key("rsa sign"))?;
                 sig
             }
-            Inner::Ec(kp) => kp
-                .sign(&self.rng, out.as_bytes())
-                .map_err(|_| JwsError::Key("ec sign"))?
-                .as_ref()
-                .to_vec(),
+            Inner::Ec(kp) => {
+                kp.sign(&self.rng, out.as_bytes()).map_err(|_| JwsError::Key("ec sign"))?.as_ref().to_vec()
+            }
         };
         out.push('.');
         B64.encode_string(sig, &mut out);
@@ -226,16 +219,8 @@ pub fn decode_unverified(token: &str) -> Result<Unverified, JwsError> {
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwsError::Malformed);
     };
-    let header: Value = B64
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(JwsError::Malformed)?;
-    let claims: Value = B64
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(JwsError::Malformed)?;
+    let header: Value = B64.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(JwsError::Malformed)?;
+    let claims: Value = B64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(JwsError::Malformed)?;
     if !header.is_object() || !claims.is_object() {
         return Err(JwsError::Malformed);
     }
@@ -254,7 +239,10 @@ impl Unverified {
         let ok = match Alg::parse(alg) {
             Some(Alg::RS256) => {
                 let (Some(n), Some(e)) = (&key.n, &key.e) else { return Err(JwsError::UnknownKey) };
-                let (n, e) = (B64.decode(n).map_err(|_| JwsError::UnknownKey)?, B64.decode(e).map_err(|_| JwsError::UnknownKey)?);
+                let (n, e) = (
+                    B64.decode(n).map_err(|_| JwsError::UnknownKey)?,
+                    B64.decode(e).map_err(|_| JwsError::UnknownKey)?,
+                );
                 RsaPublicKeyComponents { n: &n, e: &e }
                     .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, &self.signature)
                     .is_ok()
@@ -264,9 +252,7 @@ impl Unverified {
                 let mut point = vec![4u8];
                 point.extend(B64.decode(x).map_err(|_| JwsError::UnknownKey)?);
                 point.extend(B64.decode(y).map_err(|_| JwsError::UnknownKey)?);
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
-                    .verify(msg, &self.signature)
-                    .is_ok()
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point).verify(msg, &self.signature).is_ok()
             }
             None => return Err(JwsError::UnknownKey),
         };

@@ -43,10 +43,7 @@ pub fn hash_password(password: &str, cost: PasswordCost) -> Result<String, HashE
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let mut salt = [0u8; 16];
     SystemRandom::new().fill(&mut salt).map_err(|_| HashError)?;
-    argon
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| HashError)
+    argon.hash_password_with_salt(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| HashError)
 }
 
 /// Checks a password against a PHC string (any Argon2 parameters the string names).

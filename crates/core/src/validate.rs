@@ -26,9 +26,8 @@ pub fn address(s: &str) -> Option<(String, String)> {
     if local.is_empty() || local.len() > 64 {
         return None;
     }
-    let local_ok = local.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
-    }) && !local.starts_with('.')
+    let local_ok = local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+        && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..");
     if !local_ok {

@@ -61,13 +61,21 @@ async fn graph_envelope_for_errors(req: Request, next: Next) -> Response {
     }
     if status == StatusCode::METHOD_NOT_ALLOWED {
         let allow = resp.headers().get(header::ALLOW).cloned();
-        let mut r = GraphError::new(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "The HTTP method is not supported for this resource.").into_response();
+        let mut r = GraphError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "The HTTP method is not supported for this resource.",
+        )
+        .into_response();
         if let Some(a) = allow {
             r.headers_mut().insert(header::ALLOW, a);
         }
         return r;
     }
-    let text = axum::body::to_bytes(resp.into_body(), 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let text = axum::body::to_bytes(resp.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
     if status.is_server_error() {
         return GraphError { status, ..GraphError::internal(&text) }.into_response();
     }
@@ -76,7 +84,11 @@ async fn graph_envelope_for_errors(req: Request, next: Next) -> Response {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "Request_UnsupportedMediaType",
         _ => "Request_BadRequest",
     };
-    let message = if text.is_empty() { status.canonical_reason().unwrap_or("The request is not valid.").to_string() } else { text };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("The request is not valid.").to_string()
+    } else {
+        text
+    };
     GraphError::new(status, code, message).into_response()
 }
 
@@ -105,7 +117,9 @@ pub fn graph_router() -> Router<AppState> {
     for route in graph::routes::routes() {
         r = r.route(route.path, route.handler);
     }
-    r.fallback(graph_not_found).layer(middleware::from_fn(refuse_nul_in_url)).layer(middleware::from_fn(graph_envelope_for_errors))
+    r.fallback(graph_not_found)
+        .layer(middleware::from_fn(refuse_nul_in_url))
+        .layer(middleware::from_fn(graph_envelope_for_errors))
 }
 
 /// Every surface.
@@ -124,7 +138,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(ops::index))
         .fallback(|m: Method| async move {
             let _ = m;
-            (StatusCode::NOT_FOUND, "Not found. The Graph-shaped API lives under /v1.0; see /openapi.json.").into_response()
+            (StatusCode::NOT_FOUND, "Not found. The Graph-shaped API lives under /v1.0; see /openapi.json.")
+                .into_response()
         })
         .layer(DefaultBodyLimit::max(crate::graph::body::MAX_BODY))
         .layer(middleware::from_fn(security_headers))

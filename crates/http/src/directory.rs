@@ -140,12 +140,7 @@ pub fn check_password(p: &str) -> Result<(), DirError> {
 }
 
 fn slug(name: &str) -> String {
-    let s: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(40)
-        .collect();
+    let s: String = name.to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
     if s.is_empty() { "tenant".into() } else { s }
 }
 
@@ -157,13 +152,21 @@ impl Directory {
     /// Creates a tenant: its initial domain `<name>.<base>` (verified), optionally a custom
     /// domain the operator vouches for (verified and default), the Microsoft Graph service
     /// principal that carries the Graph permissions, and its first signing key.
-    pub async fn create_tenant(&self, display_name: &str, custom_domain: Option<&str>, actor: &Actor) -> Result<Tenant, DirError> {
+    pub async fn create_tenant(
+        &self,
+        display_name: &str,
+        custom_domain: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Tenant, DirError> {
         let display_name = display_name.trim();
         if display_name.is_empty() || display_name.len() > 256 {
             return Err(DirError::Invalid("The tenant name must be 1 to 256 characters.".into()));
         }
         let custom = match custom_domain {
-            Some(d) => Some(validate::domain_name(d).ok_or_else(|| DirError::Invalid(format!("'{d}' is not a valid domain name.")))?),
+            Some(d) => Some(
+                validate::domain_name(d)
+                    .ok_or_else(|| DirError::Invalid(format!("'{d}' is not a valid domain name.")))?,
+            ),
             None => None,
         };
         let now = self.now_ms();
@@ -213,7 +216,16 @@ impl Directory {
         keyring::create_active_key(&mut tx, self.keys.master(), tenant.id, self.settings.signing_alg, now, 0).await?;
         audit_store::insert(
             &mut tx,
-            &entry(tenant.id, actor, "Add tenant", "DirectoryManagement", "Add", "Core Directory", &[Target::new(tenant.id, "Directory", Some(tenant.display_name.clone()))], now),
+            &entry(
+                tenant.id,
+                actor,
+                "Add tenant",
+                "DirectoryManagement",
+                "Add",
+                "Core Directory",
+                &[Target::new(tenant.id, "Directory", Some(tenant.display_name.clone()))],
+                now,
+            ),
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -241,7 +253,12 @@ impl Directory {
     }
 
     /// Checks that a UPN is well formed and its domain is a verified domain of the tenant.
-    pub async fn check_upn(&self, conn: &mut sqlx::AnyConnection, tenant: TenantId, upn: &str) -> Result<String, DirError> {
+    pub async fn check_upn(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        tenant: TenantId,
+        upn: &str,
+    ) -> Result<String, DirError> {
         let upn = validate::user_principal_name(upn)
             .ok_or_else(|| DirError::Invalid("Property userPrincipalName is invalid.".into()))?;
         let domain = upn.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
@@ -255,12 +272,18 @@ impl Directory {
 
     /// Builds a user object from input (validated), hashing the password. Returns the user and
     /// the password when one was generated.
-    pub async fn build_user(&self, conn: &mut sqlx::AnyConnection, tenant: TenantId, n: NewUser) -> Result<(User, Option<String>), DirError> {
+    pub async fn build_user(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        tenant: TenantId,
+        n: NewUser,
+    ) -> Result<(User, Option<String>), DirError> {
         let upn = self.check_upn(conn, tenant, &n.user_principal_name).await?;
         if n.display_name.trim().is_empty() || n.display_name.chars().count() > 256 {
             return Err(DirError::Invalid("Property displayName is invalid: it must be 1 to 256 characters.".into()));
         }
-        let nickname = n.mail_nickname.clone().unwrap_or_else(|| upn.split('@').next().unwrap_or_default().replace('#', "_"));
+        let nickname =
+            n.mail_nickname.clone().unwrap_or_else(|| upn.split('@').next().unwrap_or_default().replace('#', "_"));
         if !validate::mail_nickname(&nickname) {
             return Err(DirError::Invalid("Property mailNickname is invalid.".into()));
         }
@@ -272,7 +295,8 @@ impl Directory {
             }
         };
         check_password(&password)?;
-        let hash = secret::hash_password(&password, self.password_cost).map_err(|e| DirError::Invalid(e.to_string()))?;
+        let hash =
+            secret::hash_password(&password, self.password_cost).map_err(|e| DirError::Invalid(e.to_string()))?;
         let now = self.now_ms();
         // Entra names the tenant's initial domain as the issuer of every userPrincipalName identity.
         let tenant_domain = self.initial_domain(conn, tenant).await?;
@@ -286,7 +310,11 @@ impl Directory {
             mail: n.mail,
             mail_nickname: Some(nickname),
             other_mails: n.other_mails,
-            identities: vec![Identity { sign_in_type: "userPrincipalName".into(), issuer: tenant_domain, issuer_assigned_id: Some(upn) }],
+            identities: vec![Identity {
+                sign_in_type: "userPrincipalName".into(),
+                issuer: tenant_domain,
+                issuer_assigned_id: Some(upn),
+            }],
             account_enabled: n.account_enabled,
             user_type: n.user_type.unwrap_or_else(|| "Member".into()),
             creation_type: None,
@@ -306,13 +334,22 @@ impl Directory {
     }
 
     /// Creates a member user (audited "Add user").
-    pub async fn create_user(&self, tenant: TenantId, n: NewUser, actor: &Actor) -> Result<(User, Option<String>), DirError> {
+    pub async fn create_user(
+        &self,
+        tenant: TenantId,
+        n: NewUser,
+        actor: &Actor,
+    ) -> Result<(User, Option<String>), DirError> {
         let mut tx = self.store.begin().await?;
         let (user, generated) = self.build_user(&mut tx, tenant, n).await?;
         users::insert(&mut tx, &user).await?;
         let mut t = Target::new(user.id, "User", Some(user.display_name.clone()));
         t.user_principal_name = Some(user.user_principal_name.clone());
-        audit_store::insert(&mut tx, &entry(tenant, actor, "Add user", "UserManagement", "Add", "Core Directory", &[t], self.now_ms())).await?;
+        audit_store::insert(
+            &mut tx,
+            &entry(tenant, actor, "Add user", "UserManagement", "Add", "Core Directory", &[t], self.now_ms()),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok((user, generated))
     }
@@ -331,13 +368,27 @@ impl Directory {
         let now = self.now_ms();
         apps::insert_app(tx, &app).await?;
         let at = Target::new(app.id, "Application", Some(app.display_name.clone()));
-        audit_store::insert(tx, &entry(tenant, actor, "Add application", "ApplicationManagement", "Add", "Core Directory", &[at], now)).await?;
-        let sp = if with_service_principal { Some(self.create_service_principal(tx, tenant, &app, actor).await?) } else { None };
+        audit_store::insert(
+            tx,
+            &entry(tenant, actor, "Add application", "ApplicationManagement", "Add", "Core Directory", &[at], now),
+        )
+        .await?;
+        let sp = if with_service_principal {
+            Some(self.create_service_principal(tx, tenant, &app, actor).await?)
+        } else {
+            None
+        };
         Ok((app, sp))
     }
 
     /// Creates the service principal of an application in the tenant (audited "Add service principal").
-    pub async fn create_service_principal(&self, tx: &mut Tx, tenant: TenantId, app: &Application, actor: &Actor) -> Result<ServicePrincipal, DirError> {
+    pub async fn create_service_principal(
+        &self,
+        tx: &mut Tx,
+        tenant: TenantId,
+        app: &Application,
+        actor: &Actor,
+    ) -> Result<ServicePrincipal, DirError> {
         let now = self.now_ms();
         let sp = ServicePrincipal {
             id: ObjectId::new(),
@@ -355,7 +406,20 @@ impl Directory {
         };
         apps::insert_sp(tx, &sp).await?;
         let st = Target::new(sp.id, "ServicePrincipal", Some(sp.display_name.clone()));
-        audit_store::insert(tx, &entry(tenant, actor, "Add service principal", "ApplicationManagement", "Add", "Core Directory", &[st], now)).await?;
+        audit_store::insert(
+            tx,
+            &entry(
+                tenant,
+                actor,
+                "Add service principal",
+                "ApplicationManagement",
+                "Add",
+                "Core Directory",
+                &[st],
+                now,
+            ),
+        )
+        .await?;
         Ok(sp)
     }
 
@@ -386,11 +450,23 @@ impl Directory {
             end_at: end,
         };
         apps::insert_password(tx, &cred).await?;
-        let t = Target::new(app.id, "Application", Some(app.display_name.clone()))
-            .with_changes(vec![("KeyDescription".into(), Value::Null, json!(format!("[KeyIdentifier={}]", cred.key_id)))]);
+        let t = Target::new(app.id, "Application", Some(app.display_name.clone())).with_changes(vec![(
+            "KeyDescription".into(),
+            Value::Null,
+            json!(format!("[KeyIdentifier={}]", cred.key_id)),
+        )]);
         audit_store::insert(
             tx,
-            &entry(app.tenant_id, actor, "Update application – Certificates and secrets management ", "ApplicationManagement", "Update", "Core Directory", &[t], now),
+            &entry(
+                app.tenant_id,
+                actor,
+                "Update application – Certificates and secrets management ",
+                "ApplicationManagement",
+                "Update",
+                "Core Directory",
+                &[t],
+                now,
+            ),
         )
         .await?;
         Ok((cred, secret_text))
@@ -398,7 +474,14 @@ impl Directory {
 
     /// Grants Graph application permissions to a client service principal (admin consent),
     /// as app role assignments on the tenant's Microsoft Graph service principal.
-    pub async fn grant_graph_permissions(&self, tx: &mut Tx, tenant: TenantId, client: &ServicePrincipal, names: &[String], actor: &Actor) -> Result<Vec<String>, DirError> {
+    pub async fn grant_graph_permissions(
+        &self,
+        tx: &mut Tx,
+        tenant: TenantId,
+        client: &ServicePrincipal,
+        names: &[String],
+        actor: &Actor,
+    ) -> Result<Vec<String>, DirError> {
         let graph = apps::get_sp_by_app_id(tx, tenant, GRAPH_APP_ID)
             .await?
             .ok_or_else(|| DirError::NotFound("the Microsoft Graph service principal".into()))?;
@@ -424,17 +507,41 @@ impl Directory {
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
-            let t = Target::new(client.id, "ServicePrincipal", Some(client.display_name.clone()))
-                .with_changes(vec![("AppRole.Value".into(), Value::Null, json!(p.name))]);
-            audit_store::insert(tx, &entry(tenant, actor, "Add app role assignment to service principal", "ApplicationManagement", "Assign", "Core Directory", &[t], self.now_ms())).await?;
+            let t = Target::new(client.id, "ServicePrincipal", Some(client.display_name.clone())).with_changes(vec![(
+                "AppRole.Value".into(),
+                Value::Null,
+                json!(p.name),
+            )]);
+            audit_store::insert(
+                tx,
+                &entry(
+                    tenant,
+                    actor,
+                    "Add app role assignment to service principal",
+                    "ApplicationManagement",
+                    "Assign",
+                    "Core Directory",
+                    &[t],
+                    self.now_ms(),
+                ),
+            )
+            .await?;
             granted.push(p.name.to_string());
         }
         Ok(granted)
     }
 
     /// Assigns a built-in directory role tenant-wide (audited "Add member to role").
-    pub async fn assign_role(&self, tx: &mut Tx, tenant: TenantId, principal: ObjectId, role_id: &str, actor: &Actor) -> Result<roles::RoleAssignment, DirError> {
-        let role = access::role_by_id(role_id).ok_or_else(|| DirError::Invalid(format!("'{role_id}' is not a role definition id.")))?;
+    pub async fn assign_role(
+        &self,
+        tx: &mut Tx,
+        tenant: TenantId,
+        principal: ObjectId,
+        role_id: &str,
+        actor: &Actor,
+    ) -> Result<roles::RoleAssignment, DirError> {
+        let role = access::role_by_id(role_id)
+            .ok_or_else(|| DirError::Invalid(format!("'{role_id}' is not a role definition id.")))?;
         let a = roles::RoleAssignment {
             id: ObjectId::new(),
             tenant_id: tenant,
@@ -444,8 +551,16 @@ impl Directory {
             created_at: self.now_ms(),
         };
         roles::insert(tx, &a).await?;
-        let t = Target::new(principal, "User", None).with_changes(vec![("Role.DisplayName".into(), Value::Null, json!(role.display_name))]);
-        audit_store::insert(tx, &entry(tenant, actor, "Add member to role", "RoleManagement", "Add", "Core Directory", &[t], self.now_ms())).await?;
+        let t = Target::new(principal, "User", None).with_changes(vec![(
+            "Role.DisplayName".into(),
+            Value::Null,
+            json!(role.display_name),
+        )]);
+        audit_store::insert(
+            tx,
+            &entry(tenant, actor, "Add member to role", "RoleManagement", "Add", "Core Directory", &[t], self.now_ms()),
+        )
+        .await?;
         Ok(a)
     }
 
@@ -455,9 +570,21 @@ impl Directory {
         let now = self.now_ms();
         let keep = (self.settings.access_token_lifetime_secs + 300) * 1000;
         let mut tx = self.store.begin().await?;
-        let kid = keyring::create_active_key(&mut tx, self.keys.master(), tenant, alg.unwrap_or(self.settings.signing_alg), now, keep).await?;
+        let kid = keyring::create_active_key(
+            &mut tx,
+            self.keys.master(),
+            tenant,
+            alg.unwrap_or(self.settings.signing_alg),
+            now,
+            keep,
+        )
+        .await?;
         let t = Target::new(&kid, "Other", Some("Signing key".into()));
-        audit_store::insert(&mut tx, &entry(tenant, actor, "Rotate signing key", "KeyManagement", "Update", "Core Directory", &[t], now)).await?;
+        audit_store::insert(
+            &mut tx,
+            &entry(tenant, actor, "Rotate signing key", "KeyManagement", "Update", "Core Directory", &[t], now),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.keys.invalidate(tenant);
         Ok(kid)

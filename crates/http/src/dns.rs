@@ -106,7 +106,8 @@ pub fn parse_txt(buf: &[u8], id: u16) -> Result<Vec<String>, DnsError> {
 /// The TXT records of `name`.
 pub async fn txt_records(name: &str) -> Result<Vec<String>, DnsError> {
     let server = resolver()?;
-    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|_| DnsError::NoResolver)?;
+    let bind: SocketAddr =
+        if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|_| DnsError::NoResolver)?;
     let sock = tokio::net::UdpSocket::bind(bind).await.map_err(|e| DnsError::Io(e.to_string()))?;
     let id = u16::from_be_bytes(portico_core::secret::random_token(2).as_bytes()[..2].try_into().unwrap_or([7, 7]));
     sock.send_to(&query(id, name), server).await.map_err(|e| DnsError::Io(e.to_string()))?;

@@ -61,6 +61,23 @@ pub async fn create_active_key(
     Ok(kid)
 }
 
+/// A forced refresh reuses an entry younger than this, so tokens with unknown key ids cannot
+/// make every request read the store.
+const FRESH_ENOUGH: Duration = Duration::from_secs(1);
+
+/// Tenants whose keys one server keeps cached; past this, expired entries go first, then all.
+const MAX_CACHED_TENANTS: usize = 20_000;
+
+fn insert_bounded<T>(map: &mut HashMap<TenantId, Cached<T>>, tenant: TenantId, value: T, ttl: Duration) {
+    if map.len() >= MAX_CACHED_TENANTS && !map.contains_key(&tenant) {
+        map.retain(|_, c| c.at.elapsed() < ttl);
+        if map.len() >= MAX_CACHED_TENANTS {
+            map.clear();
+        }
+    }
+    map.insert(tenant, Cached { at: Instant::now(), value });
+}
+
 struct Cached<T> {
     at: Instant,
     value: T,
@@ -104,17 +121,24 @@ impl KeyRing {
         let alg = Alg::parse(&row.alg).ok_or_else(|| KeyError::Key(format!("unknown algorithm {}", row.alg)))?;
         let signer = Arc::new(Signer::from_pkcs8(row.kid, alg, &der).map_err(|e| KeyError::Key(e.to_string()))?);
         if let Ok(mut map) = self.signers.write() {
-            map.insert(tenant, Cached { at: Instant::now(), value: signer.clone() });
+            insert_bounded(&mut map, tenant, signer.clone(), self.ttl);
         }
         Ok(signer)
     }
 
-    /// The tenant's published keys; `fresh` bypasses the cache.
-    pub async fn published(&self, store: &Store, tenant: TenantId, now_ms: i64, fresh: bool) -> Result<Arc<Vec<Jwk>>, KeyError> {
-        if !fresh
-            && let Ok(map) = self.published.read()
+    /// The tenant's published keys; `fresh` bypasses the cache unless it was filled within the
+    /// last second.
+    pub async fn published(
+        &self,
+        store: &Store,
+        tenant: TenantId,
+        now_ms: i64,
+        fresh: bool,
+    ) -> Result<Arc<Vec<Jwk>>, KeyError> {
+        let max_age = if fresh { FRESH_ENOUGH } else { self.ttl };
+        if let Ok(map) = self.published.read()
             && let Some(c) = map.get(&tenant)
-            && c.at.elapsed() < self.ttl
+            && c.at.elapsed() < max_age
         {
             return Ok(c.value.clone());
         }
@@ -122,9 +146,14 @@ impl KeyRing {
         let jwks: Vec<Jwk> = rows.iter().filter_map(|r| serde_json::from_str(&r.public_jwk).ok()).collect();
         let jwks = Arc::new(jwks);
         if let Ok(mut map) = self.published.write() {
-            map.insert(tenant, Cached { at: Instant::now(), value: jwks.clone() });
+            insert_bounded(&mut map, tenant, jwks.clone(), self.ttl);
         }
         Ok(jwks)
+    }
+
+    /// How many tenants have cached entries (signers, published key sets).
+    pub fn cached_tenants(&self) -> (usize, usize) {
+        (self.signers.read().map_or(0, |m| m.len()), self.published.read().map_or(0, |m| m.len()))
     }
 
     /// Forgets what is cached for a tenant (after a rotation on this server).
@@ -135,5 +164,20 @@ impl KeyRing {
         if let Ok(mut m) = self.published.write() {
             m.remove(&tenant);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_never_grows_past_its_bound() {
+        let mut map = HashMap::new();
+        for _ in 0..MAX_CACHED_TENANTS + 10 {
+            insert_bounded(&mut map, TenantId::new(), (), Duration::from_secs(30));
+        }
+        assert!(map.len() <= MAX_CACHED_TENANTS);
+        assert!(!map.is_empty());
     }
 }

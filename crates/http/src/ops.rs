@@ -21,7 +21,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: {e}");
-            (StatusCode::SERVICE_UNAVAILABLE, "not ready: the store is unreachable or its schema is not current").into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready: the store is unreachable or its schema is not current")
+                .into_response()
         }
     }
 }
@@ -38,15 +39,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 pub fn openapi_document(public_url: &str) -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for r in routes() {
-        for prefix in ["/v1.0"] {
-            let path = format!("{prefix}{}", r.path);
+        {
+            let path = format!("/v1.0{}", r.path);
             let params: Vec<Value> = r
                 .path
                 .split('/')
                 .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
                 .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
                 .collect();
-            let perms = r.action.map(|a| a.permissions().join(", ")).unwrap_or_else(|| "any authenticated caller".into());
+            let perms =
+                r.action.map(|a| a.permissions().join(", ")).unwrap_or_else(|| "any authenticated caller".into());
             let mut op = json!({
                 "summary": r.summary,
                 "description": format!("Application permissions (any of): {perms}."),
@@ -59,7 +61,11 @@ pub fn openapi_document(public_url: &str) -> Value {
             });
             let ok = match r.method {
                 "POST" if r.path.ends_with("$ref") || r.path.ends_with("removePassword") => "204",
-                "POST" if r.path.ends_with("addPassword") || r.path.ends_with("verify") || r.path.ends_with("restore") => "200",
+                "POST"
+                    if r.path.ends_with("addPassword") || r.path.ends_with("verify") || r.path.ends_with("restore") =>
+                {
+                    "200"
+                }
                 "POST" => "201",
                 "PATCH" | "DELETE" => "204",
                 _ => "200",

@@ -9,8 +9,8 @@
 
 use crate::parse::{is_guid, parse_datetime};
 use crate::{
-    CmpOp, Compiled, Dialect, EntitySchema, Expr, Field, FieldKind, Func, Literal, MAX_NODES,
-    ODataError, Operand, Ops, Value,
+    CmpOp, Compiled, Dialect, EntitySchema, Expr, Field, FieldKind, Func, Literal, MAX_NODES, ODataError, Operand, Ops,
+    Value,
 };
 
 /// Accumulates bind parameters, subquery aliases and the advanced-query flag.
@@ -24,13 +24,7 @@ pub(crate) struct Ctx<'s> {
 
 impl<'s> Ctx<'s> {
     pub(crate) fn new(schema: &'s EntitySchema, first_param: usize) -> Self {
-        Ctx {
-            schema,
-            params: Vec::new(),
-            next: first_param.max(1),
-            aliases: 0,
-            advanced: false,
-        }
+        Ctx { schema, params: Vec::new(), next: first_param.max(1), aliases: 0, advanced: false }
     }
 
     /// Records a bind value and returns its placeholder.
@@ -50,21 +44,13 @@ impl<'s> Ctx<'s> {
     ) -> Result<String, ODataError> {
         self.aliases += 1;
         let alias = format!("c{}", self.aliases);
-        let inner = pred(self, &alias)?
-            .map(|p| format!(" AND ({p})"))
-            .unwrap_or_default();
+        let inner = pred(self, &alias)?.map(|p| format!(" AND ({p})")).unwrap_or_default();
         let (t, id) = (self.schema.table, self.schema.id_column);
-        Ok(format!(
-            "EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.{owner} = {t}.{id}{inner})"
-        ))
+        Ok(format!("EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.{owner} = {t}.{id}{inner})"))
     }
 
     pub(crate) fn finish(self, sql: String) -> Compiled {
-        Compiled {
-            sql,
-            params: self.params,
-            advanced: self.advanced,
-        }
+        Compiled { sql, params: self.params, advanced: self.advanced }
     }
 }
 
@@ -82,14 +68,8 @@ pub(crate) fn like_escape(s: &str) -> String {
 
 /// The column(s) a comparison targets and how its literals are typed.
 enum Col {
-    Text {
-        column: String,
-        ci: String,
-    },
-    Enum {
-        column: String,
-        values: &'static [&'static str],
-    },
+    Text { column: String, ci: String },
+    Enum { column: String, values: &'static [&'static str] },
     Bool(String),
     Int(String),
     DateTime(String),
@@ -161,45 +141,25 @@ impl Ctx<'_> {
                 )));
             }
             let column = match (sc.field.kind, &path[1..]) {
-                (
-                    FieldKind::TextCollection {
-                        value_ci_column, ..
-                    },
-                    [],
-                ) => value_ci_column,
+                (FieldKind::TextCollection { value_ci_column, .. }, []) => value_ci_column,
                 (FieldKind::ComplexCollection { props, .. }, [sub]) => props
                     .iter()
                     .find(|(name, _)| name.eq_ignore_ascii_case(sub))
                     .map(|(_, column)| *column)
-                    .ok_or_else(|| {
-                        self.schema
-                            .unknown_property(&format!("{}/{sub}", sc.field.name))
-                    })?,
+                    .ok_or_else(|| self.schema.unknown_property(&format!("{}/{sub}", sc.field.name)))?,
                 _ => return Err(self.schema.unknown_property(&joined)),
             };
             let column = format!("{}.{column}", sc.alias);
             return Ok(Target {
                 name: sc.field.name,
-                col: Col::Text {
-                    column: column.clone(),
-                    ci: column,
-                },
+                col: Col::Text { column: column.clone(), ci: column },
                 ops: sc.field.ops,
             });
         }
-        let field = self
-            .schema
-            .field(&joined)
-            .ok_or_else(|| self.schema.unknown_property(&joined))?;
+        let field = self.schema.field(&joined).ok_or_else(|| self.schema.unknown_property(&joined))?;
         let col = match field.kind {
-            FieldKind::Text { column, ci_column } => Col::Text {
-                column: column.into(),
-                ci: ci_column.into(),
-            },
-            FieldKind::Enum { column, values } => Col::Enum {
-                column: column.into(),
-                values,
-            },
+            FieldKind::Text { column, ci_column } => Col::Text { column: column.into(), ci: ci_column.into() },
+            FieldKind::Enum { column, values } => Col::Enum { column: column.into(), values },
             FieldKind::Bool { column } => Col::Bool(column.into()),
             FieldKind::Int { column } => Col::Int(column.into()),
             FieldKind::DateTime { column } => Col::DateTime(column.into()),
@@ -208,11 +168,7 @@ impl Ctx<'_> {
                 return Err(self.unsupported(field.name));
             }
         };
-        Ok(Target {
-            name: field.name,
-            col,
-            ops: field.ops,
-        })
+        Ok(Target { name: field.name, col, ops: field.ops })
     }
 
     /// Converts a literal to the bind value for `target`, or a type error.
@@ -221,32 +177,23 @@ impl Ctx<'_> {
         Ok(match (&target.col, lit) {
             (Col::Text { .. }, Literal::Str(s)) => Value::Text(s.to_lowercase()),
             (Col::Enum { values, .. }, Literal::Str(s)) => Value::Text(
-                values
-                    .iter()
-                    .find(|v| v.eq_ignore_ascii_case(s))
-                    .map_or_else(|| s.clone(), |v| v.to_string()),
+                values.iter().find(|v| v.eq_ignore_ascii_case(s)).map_or_else(|| s.clone(), |v| v.to_string()),
             ),
             (Col::Bool(_), Literal::Bool(b)) => Value::Bool(*b),
             (Col::Int(_), Literal::Int(i)) => Value::Int(*i),
             (Col::DateTime(_), Literal::DateTime(ms)) => Value::Int(*ms),
             (Col::DateTime(_), Literal::Str(s)) => {
                 Value::Int(parse_datetime(s).ok_or_else(|| {
-                    bad(format!(
-                        "'{s}' is not a valid Edm.DateTimeOffset value for property '{name}'."
-                    ))
+                    bad(format!("'{s}' is not a valid Edm.DateTimeOffset value for property '{name}'."))
                 })?)
             }
             (Col::Guid(_), Literal::Guid(g)) => Value::Text(g.clone()),
             (Col::Guid(_), Literal::Str(s)) if is_guid(s) => Value::Text(s.to_ascii_lowercase()),
             (Col::Guid(_), Literal::Str(s)) => {
-                return Err(bad(format!(
-                    "'{s}' is not a valid Edm.Guid value for property '{name}'."
-                )));
+                return Err(bad(format!("'{s}' is not a valid Edm.Guid value for property '{name}'.")));
             }
             (_, Literal::Null) => {
-                return Err(bad(format!(
-                    "null is not allowed here for property '{name}'."
-                )));
+                return Err(bad(format!("null is not allowed here for property '{name}'.")));
             }
             _ => {
                 return Err(bad(format!(
@@ -258,46 +205,30 @@ impl Ctx<'_> {
         })
     }
 
-    fn expr(
-        &mut self,
-        e: &Expr,
-        scope: Option<&Scope>,
-        depth: usize,
-    ) -> Result<String, ODataError> {
+    fn expr(&mut self, e: &Expr, scope: Option<&Scope>, depth: usize) -> Result<String, ODataError> {
         if depth > MAX_NODES {
-            return Err(bad(format!(
-                "The query filter is too complex: it has more than {MAX_NODES} nodes."
-            )));
+            return Err(bad(format!("The query filter is too complex: it has more than {MAX_NODES} nodes.")));
         }
         match e {
-            Expr::And(a, b) => Ok(format!(
-                "({}) AND ({})",
-                self.expr(a, scope, depth + 1)?,
-                self.expr(b, scope, depth + 1)?
-            )),
-            Expr::Or(a, b) => Ok(format!(
-                "({}) OR ({})",
-                self.expr(a, scope, depth + 1)?,
-                self.expr(b, scope, depth + 1)?
-            )),
+            Expr::And(a, b) => {
+                Ok(format!("({}) AND ({})", self.expr(a, scope, depth + 1)?, self.expr(b, scope, depth + 1)?))
+            }
+            Expr::Or(a, b) => {
+                Ok(format!("({}) OR ({})", self.expr(a, scope, depth + 1)?, self.expr(b, scope, depth + 1)?))
+            }
             Expr::Not(inner) => {
                 if let Some(sc) = scope {
                     return Err(self.unsupported(sc.field.name));
                 }
                 self.advanced = true;
-                Ok(format!(
-                    "NOT (COALESCE(({}), FALSE))",
-                    self.expr(inner, scope, depth + 1)?
-                ))
+                Ok(format!("NOT (COALESCE(({}), FALSE))", self.expr(inner, scope, depth + 1)?))
             }
             Expr::Compare { left, op, right } => self.compare(left, *op, right, scope),
             Expr::In { operand, list } => self.in_list(operand, list, scope),
             Expr::Call { func, args } => self.call(*func, args, scope),
-            Expr::Lambda {
-                collection,
-                all,
-                predicate,
-            } => self.lambda(collection, *all, predicate.as_ref(), scope, depth),
+            Expr::Lambda { collection, all, predicate } => {
+                self.lambda(collection, *all, predicate.as_ref(), scope, depth)
+            }
         }
     }
 
@@ -331,10 +262,7 @@ impl Ctx<'_> {
                 CmpOp::Eq => "IS NULL",
                 CmpOp::Ne => "IS NOT NULL",
                 _ => {
-                    return Err(bad(format!(
-                        "null can only be compared with eq or ne (property '{}').",
-                        target.name
-                    )));
+                    return Err(bad(format!("null can only be compared with eq or ne (property '{}').", target.name)));
                 }
             };
             if !target.ops.null {
@@ -345,13 +273,7 @@ impl Ctx<'_> {
         let allowed = match op {
             CmpOp::Eq => target.ops.eq,
             CmpOp::Ne => target.ops.ne,
-            _ => {
-                target.ops.range
-                    && matches!(
-                        target.col,
-                        Col::Text { .. } | Col::Int(_) | Col::DateTime(_)
-                    )
-            }
+            _ => target.ops.range && matches!(target.col, Col::Text { .. } | Col::Int(_) | Col::DateTime(_)),
         };
         if !allowed {
             return Err(self.unsupported(target.name));
@@ -365,12 +287,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn in_list(
-        &mut self,
-        operand: &Operand,
-        list: &[Literal],
-        scope: Option<&Scope>,
-    ) -> Result<String, ODataError> {
+    fn in_list(&mut self, operand: &Operand, list: &[Literal], scope: Option<&Scope>) -> Result<String, ODataError> {
         let Operand::Property(path) = operand else {
             return Err(bad("The left side of 'in' must be a property.".into()));
         };
@@ -378,47 +295,21 @@ impl Ctx<'_> {
         if !target.ops.in_ {
             return Err(self.unsupported(target.name));
         }
-        let values = list
-            .iter()
-            .map(|lit| self.value(&target, lit))
-            .collect::<Result<Vec<_>, _>>()?;
+        let values = list.iter().map(|lit| self.value(&target, lit)).collect::<Result<Vec<_>, _>>()?;
         let placeholders: Vec<String> = values.into_iter().map(|v| self.bind(v)).collect();
-        Ok(format!(
-            "{} IN ({})",
-            target.cmp_column(),
-            placeholders.join(", ")
-        ))
+        Ok(format!("{} IN ({})", target.cmp_column(), placeholders.join(", ")))
     }
 
-    fn call(
-        &mut self,
-        func: Func,
-        args: &[Operand],
-        scope: Option<&Scope>,
-    ) -> Result<String, ODataError> {
+    fn call(&mut self, func: Func, args: &[Operand], scope: Option<&Scope>) -> Result<String, ODataError> {
         if func == Func::Contains {
-            return Err(ODataError::unsupported(
-                "The function 'contains' is not supported.",
-            ));
+            return Err(ODataError::unsupported("The function 'contains' is not supported."));
         }
-        let fname = if func == Func::StartsWith {
-            "startsWith"
-        } else {
-            "endsWith"
-        };
-        let (Some(Operand::Property(path)), Some(Operand::Literal(lit))) =
-            (args.first(), args.get(1))
-        else {
-            return Err(bad(format!(
-                "{fname} requires a property and a string literal: {fname}(property,'value')."
-            )));
+        let fname = if func == Func::StartsWith { "startsWith" } else { "endsWith" };
+        let (Some(Operand::Property(path)), Some(Operand::Literal(lit))) = (args.first(), args.get(1)) else {
+            return Err(bad(format!("{fname} requires a property and a string literal: {fname}(property,'value').")));
         };
         let target = self.resolve(path, scope)?;
-        let allowed = if func == Func::StartsWith {
-            target.ops.starts_with
-        } else {
-            target.ops.ends_with
-        };
+        let allowed = if func == Func::StartsWith { target.ops.starts_with } else { target.ops.ends_with };
         if !allowed || !matches!(target.col, Col::Text { .. }) {
             return Err(self.unsupported(target.name));
         }
@@ -458,21 +349,10 @@ impl Ctx<'_> {
                 sc.field.name
             )));
         }
-        let field = self
-            .schema
-            .field(&joined)
-            .ok_or_else(|| self.schema.unknown_property(&joined))?;
+        let field = self.schema.field(&joined).ok_or_else(|| self.schema.unknown_property(&joined))?;
         let (table, owner) = match field.kind {
-            FieldKind::TextCollection {
-                table,
-                owner_column,
-                ..
-            }
-            | FieldKind::ComplexCollection {
-                table,
-                owner_column,
-                ..
-            } => (table, owner_column),
+            FieldKind::TextCollection { table, owner_column, .. }
+            | FieldKind::ComplexCollection { table, owner_column, .. } => (table, owner_column),
             _ => {
                 return Err(bad(format!(
                     "Property '{}' is not a collection; any() requires a collection.",
@@ -491,17 +371,7 @@ impl Ctx<'_> {
         }
         self.exists(table, owner, |ctx, alias| {
             predicate
-                .map(|(var, body)| {
-                    ctx.expr(
-                        body,
-                        Some(&Scope {
-                            var: var.as_str(),
-                            field,
-                            alias,
-                        }),
-                        depth + 1,
-                    )
-                })
+                .map(|(var, body)| ctx.expr(body, Some(&Scope { var: var.as_str(), field, alias }), depth + 1))
                 .transpose()
         })
     }

@@ -47,16 +47,10 @@ pub enum Dialect {
 pub enum FieldKind {
     /// String. `column` holds the value as given; `ci_column` holds `to_lowercase()` of it
     /// (NULL when the value is NULL). Comparisons use `ci_column` with lowercased literals.
-    Text {
-        column: &'static str,
-        ci_column: &'static str,
-    },
+    Text { column: &'static str, ci_column: &'static str },
     /// String with a closed set of canonical `values`, matched case-insensitively. Only
     /// eq, ne, in and null checks are ever allowed.
-    Enum {
-        column: &'static str,
-        values: &'static [&'static str],
-    },
+    Enum { column: &'static str, values: &'static [&'static str] },
     /// Boolean.
     Bool { column: &'static str },
     /// 64-bit integer.
@@ -67,11 +61,7 @@ pub enum FieldKind {
     /// GUID stored as lowercase hyphenated text.
     Guid { column: &'static str },
     /// Collection of strings in a child table (lowercased values in `value_ci_column`).
-    TextCollection {
-        table: &'static str,
-        owner_column: &'static str,
-        value_ci_column: &'static str,
-    },
+    TextCollection { table: &'static str, owner_column: &'static str, value_ci_column: &'static str },
     /// Collection of complex objects in a child table; `props` maps Graph sub-property name to
     /// the column holding the lowercased value.
     ComplexCollection {
@@ -113,47 +103,19 @@ impl Ops {
         order: false,
     };
     /// `eq` and `in` only.
-    pub const EQ_IN: Ops = Ops {
-        eq: true,
-        in_: true,
-        ..Ops::NONE
-    };
+    pub const EQ_IN: Ops = Ops { eq: true, in_: true, ..Ops::NONE };
     /// `eq`, `ne`, `in` and null checks.
-    pub const EQUALITY: Ops = Ops {
-        eq: true,
-        ne: true,
-        in_: true,
-        null: true,
-        ..Ops::NONE
-    };
+    pub const EQUALITY: Ops = Ops { eq: true, ne: true, in_: true, null: true, ..Ops::NONE };
     /// Typical Graph string property: equality, `startsWith`, `endsWith`, null checks, sortable.
-    pub const STRING_DEFAULT: Ops = Ops {
-        starts_with: true,
-        ends_with: true,
-        order: true,
-        ..Ops::EQUALITY
-    };
+    pub const STRING_DEFAULT: Ops = Ops { starts_with: true, ends_with: true, order: true, ..Ops::EQUALITY };
     /// Typical Graph date/number property: equality, ranges, null checks, sortable.
-    pub const RANGE_DEFAULT: Ops = Ops {
-        range: true,
-        order: true,
-        ..Ops::EQUALITY
-    };
+    pub const RANGE_DEFAULT: Ops = Ops { range: true, order: true, ..Ops::EQUALITY };
     /// Typical string collection: `any()` with `eq`, `in` and `startsWith` on the element.
-    pub const COLLECTION: Ops = Ops {
-        any: true,
-        eq: true,
-        in_: true,
-        starts_with: true,
-        ..Ops::NONE
-    };
+    pub const COLLECTION: Ops = Ops { any: true, eq: true, in_: true, starts_with: true, ..Ops::NONE };
 
     /// The same capabilities plus `$orderby`.
     pub const fn with_order(self) -> Ops {
-        Ops {
-            order: true,
-            ..self
-        }
+        Ops { order: true, ..self }
     }
 }
 
@@ -173,29 +135,17 @@ pub struct Field {
 impl Field {
     /// A selectable field that is not usable in `$search`.
     pub const fn new(name: &'static str, kind: FieldKind, ops: Ops) -> Field {
-        Field {
-            name,
-            kind,
-            ops,
-            search: false,
-            selectable: true,
-        }
+        Field { name, kind, ops, search: false, selectable: true }
     }
 
     /// The same field, usable in `$search`.
     pub const fn searchable(self) -> Field {
-        Field {
-            search: true,
-            ..self
-        }
+        Field { search: true, ..self }
     }
 
     /// The same field, excluded from `$select`.
     pub const fn hidden(self) -> Field {
-        Field {
-            selectable: false,
-            ..self
-        }
+        Field { selectable: false, ..self }
     }
 }
 
@@ -212,26 +162,18 @@ pub struct EntitySchema {
 impl EntitySchema {
     /// Looks a field up by Graph name, case-insensitively.
     pub fn field(&self, name: &str) -> Option<&'static Field> {
-        self.fields
-            .iter()
-            .find(|f| f.name.eq_ignore_ascii_case(name))
+        self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
     /// The OData type name, e.g. `microsoft.graph.user` for entity `User`.
     pub fn type_name(&self) -> String {
         let mut chars = self.entity.chars();
-        let first = chars
-            .next()
-            .map(|c| c.to_lowercase().collect::<String>())
-            .unwrap_or_default();
+        let first = chars.next().map(|c| c.to_lowercase().collect::<String>()).unwrap_or_default();
         format!("microsoft.graph.{first}{}", chars.as_str())
     }
 
     pub(crate) fn unknown_property(&self, name: &str) -> ODataError {
-        ODataError::bad_request(format!(
-            "Could not find a property named '{name}' on type '{}'.",
-            self.type_name()
-        ))
+        ODataError::bad_request(format!("Could not find a property named '{name}' on type '{}'.", self.type_name()))
     }
 
     pub(crate) fn unsupported_clause(&self, name: &str) -> ODataError {
@@ -259,18 +201,12 @@ pub struct ODataError {
 impl ODataError {
     /// A [`ODataErrorKind::BadRequest`] error.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            kind: ODataErrorKind::BadRequest,
-            message: message.into(),
-        }
+        Self { kind: ODataErrorKind::BadRequest, message: message.into() }
     }
 
     /// A [`ODataErrorKind::Unsupported`] error.
     pub fn unsupported(message: impl Into<String>) -> Self {
-        Self {
-            kind: ODataErrorKind::Unsupported,
-            message: message.into(),
-        }
+        Self { kind: ODataErrorKind::Unsupported, message: message.into() }
     }
 }
 

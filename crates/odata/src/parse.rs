@@ -29,9 +29,7 @@ impl CmpOp {
             ("lt", CmpOp::Lt),
             ("le", CmpOp::Le),
         ];
-        ops.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(word))
-            .map(|(_, op)| *op)
+        ops.iter().find(|(k, _)| k.eq_ignore_ascii_case(word)).map(|(_, op)| *op)
     }
 
     /// The operator with its operands swapped (`5 lt x` is `x gt 5`).
@@ -152,9 +150,9 @@ fn syntax_error(input: &str, pos: usize) -> ODataError {
         Some(c) => ODataError::bad_request(format!(
             "Syntax error: character '{c}' is not valid at position {pos} in '{input}'."
         )),
-        None => ODataError::bad_request(format!(
-            "Syntax error: unexpected end of input at position {pos} in '{input}'."
-        )),
+        None => {
+            ODataError::bad_request(format!("Syntax error: unexpected end of input at position {pos} in '{input}'."))
+        }
     }
 }
 
@@ -189,18 +187,13 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 pub(crate) fn parse_datetime(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
-        b.get(from..from + len)?.iter().try_fold(0i64, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
-        })
+        b.get(from..from + len)?
+            .iter()
+            .try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
     };
     let sep = |at: usize, c: u8| b.get(at) == Some(&c);
     let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    if !sep(4, b'-')
-        || !sep(7, b'-')
-        || !(1..=12).contains(&mo)
-        || d < 1
-        || d > days_in_month(y, mo)
-    {
+    if !sep(4, b'-') || !sep(7, b'-') || !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
         return None;
     }
     let day_ms = days_from_civil(y, mo, d) * 86_400_000;
@@ -238,11 +231,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<i64> {
             if oh > 23 || om > 59 {
                 return None;
             }
-            if sign == b'-' {
-                -(oh * 60 + om)
-            } else {
-                oh * 60 + om
-            }
+            if sign == b'-' { -(oh * 60 + om) } else { oh * 60 + om }
         }
         _ => return None,
     };
@@ -261,10 +250,7 @@ fn lex(input: &str) -> Result<Vec<Token>, ODataError> {
         let start = i;
         let take_while = |from: usize, pred: &dyn Fn(char) -> bool| {
             let len = chars[from..].iter().take_while(|c| pred(**c)).count();
-            (
-                chars[from..from + len].iter().collect::<String>(),
-                from + len,
-            )
+            (chars[from..from + len].iter().collect::<String>(), from + len)
         };
         let tok = match c {
             c if c.is_whitespace() => {
@@ -307,23 +293,13 @@ fn lex(input: &str) -> Result<Vec<Token>, ODataError> {
                 }
                 Tok::Lit(Literal::Str(s))
             }
-            _ if chars
-                .get(i..i + 36)
-                .is_some_and(|g| is_guid(&g.iter().collect::<String>()))
+            _ if chars.get(i..i + 36).is_some_and(|g| is_guid(&g.iter().collect::<String>()))
                 && !chars.get(i + 36).is_some_and(|c| is_ident_char(*c)) =>
             {
                 i += 36;
-                Tok::Lit(Literal::Guid(
-                    chars[start..i]
-                        .iter()
-                        .collect::<String>()
-                        .to_ascii_lowercase(),
-                ))
+                Tok::Lit(Literal::Guid(chars[start..i].iter().collect::<String>().to_ascii_lowercase()))
             }
-            _ if chars
-                .get(i..i + 5)
-                .is_some_and(|p| p[..4].iter().all(char::is_ascii_digit) && p[4] == '-') =>
-            {
+            _ if chars.get(i..i + 5).is_some_and(|p| p[..4].iter().all(char::is_ascii_digit) && p[4] == '-') => {
                 let (text, end) = take_while(i, &|c| c.is_ascii_digit() || "-:.TtZz+".contains(c));
                 i = end;
                 let ms = parse_datetime(&text).ok_or_else(|| {
@@ -333,16 +309,12 @@ fn lex(input: &str) -> Result<Vec<Token>, ODataError> {
                 })?;
                 Tok::Lit(Literal::DateTime(ms))
             }
-            _ if c.is_ascii_digit()
-                || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
-            {
+            _ if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
                 let (digits, end) = take_while(i + 1, &|c| c.is_ascii_digit());
                 i = end;
                 let text = format!("{c}{digits}");
                 let n = text.parse::<i64>().map_err(|_| {
-                    ODataError::bad_request(format!(
-                        "Integer literal '{text}' at position {start} is out of range."
-                    ))
+                    ODataError::bad_request(format!("Integer literal '{text}' at position {start} is out of range."))
                 })?;
                 Tok::Lit(Literal::Int(n))
             }
@@ -360,10 +332,7 @@ fn lex(input: &str) -> Result<Vec<Token>, ODataError> {
         };
         out.push(Token { tok, pos: start });
     }
-    out.push(Token {
-        tok: Tok::Eof,
-        pos: chars.len(),
-    });
+    out.push(Token { tok: Tok::Eof, pos: chars.len() });
     Ok(out)
 }
 
@@ -503,11 +472,7 @@ impl Parser<'_> {
         self.bump();
         let right = self.operand()?;
         self.node()?;
-        Ok(Expr::Compare {
-            left: operand,
-            op,
-            right,
-        })
+        Ok(Expr::Compare { left: operand, op, right })
     }
 
     fn literal(&mut self) -> Result<Literal, ODataError> {
@@ -524,9 +489,9 @@ impl Parser<'_> {
     fn operand(&mut self) -> Result<Operand, ODataError> {
         match self.operand_or_call()? {
             Primary::Operand(operand) => Ok(operand),
-            Primary::Bool(_) => Err(ODataError::bad_request(
-                "A function call or lambda cannot be used as a comparison operand.",
-            )),
+            Primary::Bool(_) => {
+                Err(ODataError::bad_request("A function call or lambda cannot be used as a comparison operand."))
+            }
         }
     }
 
@@ -554,10 +519,7 @@ impl Parser<'_> {
             self.node()?;
             return Ok(Primary::Operand(Operand::Property(path)));
         }
-        let last = path
-            .last()
-            .map(|s| s.to_ascii_lowercase())
-            .unwrap_or_default();
+        let last = path.last().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
         if path.len() >= 2 && (last == "any" || last == "all") {
             path.pop();
             return self.lambda(path, last == "all").map(Primary::Bool);
@@ -570,16 +532,10 @@ impl Parser<'_> {
             "endswith" => Func::EndsWith,
             "contains" => Func::Contains,
             name if UNSUPPORTED_FUNCTIONS.split_whitespace().any(|f| f == name) => {
-                return Err(ODataError::unsupported(format!(
-                    "The function '{}' is not supported.",
-                    path[0]
-                )));
+                return Err(ODataError::unsupported(format!("The function '{}' is not supported.", path[0])));
             }
             _ => {
-                return Err(ODataError::bad_request(format!(
-                    "Unknown function '{}'.",
-                    path[0]
-                )));
+                return Err(ODataError::bad_request(format!("Unknown function '{}'.", path[0])));
             }
         };
         self.bump();
@@ -590,10 +546,7 @@ impl Parser<'_> {
         }
         self.expect(Tok::RParen)?;
         if args.len() != 2 {
-            return Err(ODataError::bad_request(format!(
-                "The function '{}' requires exactly 2 arguments.",
-                path[0]
-            )));
+            return Err(ODataError::bad_request(format!("The function '{}' requires exactly 2 arguments.", path[0])));
         }
         self.node()?;
         Ok(Primary::Bool(Expr::Call { func, args }))
@@ -614,11 +567,7 @@ impl Parser<'_> {
         self.expect(Tok::RParen)?;
         self.depth -= 1;
         self.node()?;
-        Ok(Expr::Lambda {
-            collection,
-            all,
-            predicate,
-        })
+        Ok(Expr::Lambda { collection, all, predicate })
     }
 }
 
@@ -626,17 +575,9 @@ impl Parser<'_> {
 pub fn parse_filter(input: &str) -> Result<Expr, ODataError> {
     check_len(input, "$filter")?;
     let toks = lex(input)?;
-    let mut parser = Parser {
-        input,
-        toks,
-        pos: 0,
-        depth: 0,
-        nodes: 0,
-    };
+    let mut parser = Parser { input, toks, pos: 0, depth: 0, nodes: 0 };
     if *parser.peek() == Tok::Eof {
-        return Err(ODataError::bad_request(
-            "The $filter query option is empty.",
-        ));
+        return Err(ODataError::bad_request("The $filter query option is empty."));
     }
     let expr = parser.or_expr()?;
     if *parser.peek() != Tok::Eof {
@@ -658,37 +599,18 @@ mod tests {
     }
 
     fn cmp(name: &str, op: CmpOp, s: &str) -> Expr {
-        Expr::Compare {
-            left: prop(name),
-            op,
-            right: str_lit(s),
-        }
+        Expr::Compare { left: prop(name), op, right: str_lit(s) }
     }
 
     #[test]
     fn datetimes_parse_to_exact_millis() {
-        assert_eq!(
-            parse_datetime("2024-01-02T03:04:05Z"),
-            Some(1_704_164_645_000)
-        );
-        assert_eq!(
-            parse_datetime("2024-01-02T03:04:05.123+02:00"),
-            Some(1_704_157_445_123)
-        );
-        assert_eq!(
-            parse_datetime("2024-01-02T03:04:05.5-01:30"),
-            Some(1_704_164_645_500 + 5_400_000)
-        );
-        assert_eq!(
-            parse_datetime("2024-01-02T03:04:05.1239999Z"),
-            Some(1_704_164_645_123)
-        );
+        assert_eq!(parse_datetime("2024-01-02T03:04:05Z"), Some(1_704_164_645_000));
+        assert_eq!(parse_datetime("2024-01-02T03:04:05.123+02:00"), Some(1_704_157_445_123));
+        assert_eq!(parse_datetime("2024-01-02T03:04:05.5-01:30"), Some(1_704_164_645_500 + 5_400_000));
+        assert_eq!(parse_datetime("2024-01-02T03:04:05.1239999Z"), Some(1_704_164_645_123));
         assert_eq!(parse_datetime("2024-01-02"), Some(1_704_153_600_000));
         assert_eq!(parse_datetime("2024-01-02T03:04Z"), Some(1_704_164_640_000));
-        assert_eq!(
-            parse_datetime("2024-02-29T12:00:00Z"),
-            Some(1_709_208_000_000)
-        );
+        assert_eq!(parse_datetime("2024-02-29T12:00:00Z"), Some(1_709_208_000_000));
         assert_eq!(parse_datetime("1969-12-31T23:59:59Z"), Some(-1000));
         assert_eq!(parse_datetime("1970-01-01T00:00:00Z"), Some(0));
         for bad in [
@@ -723,53 +645,18 @@ mod tests {
     fn literals_lex() {
         let e = parse_filter("x eq 'O''Brien' or x eq -42 or x eq TRUE or x eq null").unwrap();
         let Expr::Or(l, r) = e else { panic!("{e:?}") };
-        assert_eq!(
-            *r,
-            Expr::Compare {
-                left: prop("x"),
-                op: CmpOp::Eq,
-                right: Operand::Literal(Literal::Null)
-            }
-        );
+        assert_eq!(*r, Expr::Compare { left: prop("x"), op: CmpOp::Eq, right: Operand::Literal(Literal::Null) });
         let Expr::Or(l, r) = *l else { panic!() };
-        assert_eq!(
-            *r,
-            Expr::Compare {
-                left: prop("x"),
-                op: CmpOp::Eq,
-                right: Operand::Literal(Literal::Bool(true))
-            }
-        );
+        assert_eq!(*r, Expr::Compare { left: prop("x"), op: CmpOp::Eq, right: Operand::Literal(Literal::Bool(true)) });
         let Expr::Or(l, r) = *l else { panic!() };
-        assert_eq!(
-            *r,
-            Expr::Compare {
-                left: prop("x"),
-                op: CmpOp::Eq,
-                right: Operand::Literal(Literal::Int(-42))
-            }
-        );
+        assert_eq!(*r, Expr::Compare { left: prop("x"), op: CmpOp::Eq, right: Operand::Literal(Literal::Int(-42)) });
         assert_eq!(*l, cmp("x", CmpOp::Eq, "O'Brien"));
         let e = parse_filter("id eq 0F8FAD5B-D9CB-469F-A165-70867728950E").unwrap();
         let guid = Literal::Guid("0f8fad5b-d9cb-469f-a165-70867728950e".into());
-        assert_eq!(
-            e,
-            Expr::Compare {
-                left: prop("id"),
-                op: CmpOp::Eq,
-                right: Operand::Literal(guid)
-            }
-        );
+        assert_eq!(e, Expr::Compare { left: prop("id"), op: CmpOp::Eq, right: Operand::Literal(guid) });
         let e = parse_filter("d ge 2024-01-02T03:04:05Z").unwrap();
         let dt = Literal::DateTime(1_704_164_645_000);
-        assert_eq!(
-            e,
-            Expr::Compare {
-                left: prop("d"),
-                op: CmpOp::Ge,
-                right: Operand::Literal(dt)
-            }
-        );
+        assert_eq!(e, Expr::Compare { left: prop("d"), op: CmpOp::Ge, right: Operand::Literal(dt) });
     }
 
     #[test]
@@ -778,29 +665,17 @@ mod tests {
         let b = || cmp("b", CmpOp::Eq, "2");
         let c = || cmp("c", CmpOp::Eq, "3");
         let e = parse_filter("not a eq '1' and b eq '2' or c eq '3'").unwrap();
-        let expected = Expr::Or(
-            Box::new(Expr::And(Box::new(Expr::Not(Box::new(a()))), Box::new(b()))),
-            Box::new(c()),
-        );
+        let expected = Expr::Or(Box::new(Expr::And(Box::new(Expr::Not(Box::new(a()))), Box::new(b()))), Box::new(c()));
         assert_eq!(e, expected);
         let e = parse_filter("a eq '1' AND (b eq '2' Or c eq '3')").unwrap();
-        let expected = Expr::And(
-            Box::new(a()),
-            Box::new(Expr::Or(Box::new(b()), Box::new(c()))),
-        );
+        let expected = Expr::And(Box::new(a()), Box::new(Expr::Or(Box::new(b()), Box::new(c()))));
         assert_eq!(e, expected);
     }
 
     #[test]
     fn functions_and_lambdas() {
         let e = parse_filter("STARTSWITH(displayName,'a')").unwrap();
-        assert_eq!(
-            e,
-            Expr::Call {
-                func: Func::StartsWith,
-                args: vec![prop("displayName"), str_lit("a")]
-            }
-        );
+        assert_eq!(e, Expr::Call { func: Func::StartsWith, args: vec![prop("displayName"), str_lit("a")] });
         let e = parse_filter("identities/any(c:c/issuer eq 'x')").unwrap();
         let body = cmp("c/issuer", CmpOp::Eq, "x");
         let expected = Expr::Lambda {
@@ -810,42 +685,19 @@ mod tests {
         };
         assert_eq!(e, expected);
         let e = parse_filter("otherMails/ALL()").unwrap();
-        assert_eq!(
-            e,
-            Expr::Lambda {
-                collection: vec!["otherMails".into()],
-                all: true,
-                predicate: None
-            }
-        );
-        assert!(matches!(
-            parse_filter("contains(a,'b')"),
-            Ok(Expr::Call {
-                func: Func::Contains,
-                ..
-            })
-        ));
+        assert_eq!(e, Expr::Lambda { collection: vec!["otherMails".into()], all: true, predicate: None });
+        assert!(matches!(parse_filter("contains(a,'b')"), Ok(Expr::Call { func: Func::Contains, .. })));
     }
 
     #[test]
     fn lex_errors() {
         let err = parse_filter("a eq 'abc").unwrap_err();
-        assert_eq!(
-            err.message,
-            "Syntax error: unterminated string literal at position 5 in 'a eq 'abc'."
-        );
+        assert_eq!(err.message, "Syntax error: unterminated string literal at position 5 in 'a eq 'abc'.");
         let err = parse_filter("a eq 99999999999999999999").unwrap_err();
         assert!(err.message.contains("out of range"), "{}", err.message);
         let err = parse_filter("a eq 2024-99-01").unwrap_err();
-        assert!(
-            err.message.contains("'2024-99-01' at position 5"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("'2024-99-01' at position 5"), "{}", err.message);
         let err = parse_filter("naïve eq 'x'").unwrap_err();
-        assert_eq!(
-            err.message,
-            "Syntax error: character 'ï' is not valid at position 2 in 'naïve eq 'x''."
-        );
+        assert_eq!(err.message, "Syntax error: character 'ï' is not valid at position 2 in 'naïve eq 'x''.");
     }
 }

@@ -6,9 +6,7 @@
 //! where words are delimited by space, `.`, `@`, `-` or `_`.
 
 use crate::compile::{Ctx, like_escape};
-use crate::{
-    Compiled, Dialect, EntitySchema, Field, FieldKind, MAX_NODES, ODataError, Value, check_len,
-};
+use crate::{Compiled, Dialect, EntitySchema, Field, FieldKind, MAX_NODES, ODataError, Value, check_len};
 
 /// One `$orderby` item.
 #[derive(Debug, Clone, Copy)]
@@ -18,10 +16,7 @@ pub struct OrderItem {
 }
 
 fn is_collection(field: &Field) -> bool {
-    matches!(
-        field.kind,
-        FieldKind::TextCollection { .. } | FieldKind::ComplexCollection { .. }
-    )
+    matches!(field.kind, FieldKind::TextCollection { .. } | FieldKind::ComplexCollection { .. })
 }
 
 /// Parses `$orderby` such as `displayName desc,userPrincipalName`. A blank value yields no
@@ -35,9 +30,7 @@ pub fn parse_orderby(input: &str, schema: &EntitySchema) -> Result<Vec<OrderItem
     for item in input.split(',') {
         let mut words = item.split_whitespace();
         let Some(name) = words.next() else {
-            return Err(ODataError::bad_request(format!(
-                "Syntax error: empty item in $orderby '{input}'."
-            )));
+            return Err(ODataError::bad_request(format!("Syntax error: empty item in $orderby '{input}'.")));
         };
         let descending = match words.next().map(str::to_ascii_lowercase).as_deref() {
             None | Some("asc") => false,
@@ -54,9 +47,7 @@ pub fn parse_orderby(input: &str, schema: &EntitySchema) -> Result<Vec<OrderItem
                 item.trim()
             )));
         }
-        let field = schema
-            .field(name)
-            .ok_or_else(|| schema.unknown_property(name))?;
+        let field = schema.field(name).ok_or_else(|| schema.unknown_property(name))?;
         if !field.ops.order || is_collection(field) {
             return Err(ODataError::unsupported(format!(
                 "Sorting by property '{}' of resource '{}' is not supported.",
@@ -99,13 +90,9 @@ pub fn parse_select(input: &str, schema: &EntitySchema) -> Result<Vec<&'static s
     for item in input.split(',') {
         let name = item.trim();
         if name.is_empty() {
-            return Err(ODataError::bad_request(format!(
-                "Syntax error: empty property name in $select '{input}'."
-            )));
+            return Err(ODataError::bad_request(format!("Syntax error: empty property name in $select '{input}'.")));
         }
-        let field = schema
-            .field(name)
-            .ok_or_else(|| schema.unknown_property(name))?;
+        let field = schema.field(name).ok_or_else(|| schema.unknown_property(name))?;
         if !field.selectable && !field.name.eq_ignore_ascii_case("id") {
             return Err(ODataError::unsupported(format!(
                 "Property '{}' of resource '{}' cannot be selected.",
@@ -132,10 +119,8 @@ fn word_predicates(ctx: &mut Ctx, column: &str, words: &[String]) -> String {
             format!("%-{e}%"),
             format!("%\\_{e}%"),
         ];
-        let likes: Vec<String> = patterns
-            .into_iter()
-            .map(|p| format!("{column} LIKE {} ESCAPE '\\'", ctx.bind(Value::Text(p))))
-            .collect();
+        let likes: Vec<String> =
+            patterns.into_iter().map(|p| format!("{column} LIKE {} ESCAPE '\\'", ctx.bind(Value::Text(p)))).collect();
         groups.push(format!("({})", likes.join(" OR ")));
     }
     groups.join(" AND ")
@@ -143,9 +128,7 @@ fn word_predicates(ctx: &mut Ctx, column: &str, words: &[String]) -> String {
 
 fn search_clause(ctx: &mut Ctx, name: &str, words: &[String]) -> Result<String, ODataError> {
     let schema = ctx.schema;
-    let field = schema
-        .field(name)
-        .ok_or_else(|| schema.unknown_property(name))?;
+    let field = schema.field(name).ok_or_else(|| schema.unknown_property(name))?;
     let unsupported = || {
         ODataError::unsupported(format!(
             "Searching on property '{}' of resource '{}' is not supported.",
@@ -156,24 +139,15 @@ fn search_clause(ctx: &mut Ctx, name: &str, words: &[String]) -> Result<String, 
         return Err(unsupported());
     }
     if words.is_empty() {
-        return Err(ODataError::bad_request(format!(
-            "The $search term for property '{}' is empty.",
-            field.name
-        )));
+        return Err(ODataError::bad_request(format!("The $search term for property '{}' is empty.", field.name)));
     }
     match field.kind {
         FieldKind::Text { ci_column, .. } => Ok(word_predicates(ctx, ci_column, words)),
-        FieldKind::TextCollection {
-            table,
-            owner_column,
-            value_ci_column,
-        } => ctx.exists(table, owner_column, |ctx, alias| {
-            Ok(Some(word_predicates(
-                ctx,
-                &format!("{alias}.{value_ci_column}"),
-                words,
-            )))
-        }),
+        FieldKind::TextCollection { table, owner_column, value_ci_column } => {
+            ctx.exists(table, owner_column, |ctx, alias| {
+                Ok(Some(word_predicates(ctx, &format!("{alias}.{value_ci_column}"), words)))
+            })
+        }
         _ => Err(unsupported()),
     }
 }
@@ -181,11 +155,7 @@ fn search_clause(ctx: &mut Ctx, name: &str, words: &[String]) -> Result<String, 
 fn join(parts: &[String], op: &str) -> String {
     match parts {
         [one] => one.clone(),
-        _ => parts
-            .iter()
-            .map(|p| format!("({p})"))
-            .collect::<Vec<_>>()
-            .join(op),
+        _ => parts.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(op),
     }
 }
 
@@ -201,9 +171,7 @@ pub fn search(
     check_len(input, "$search")?;
     let chars: Vec<char> = input.chars().collect();
     let syntax = |pos: usize, what: &str| {
-        ODataError::bad_request(format!(
-            "Syntax error: {what} at position {pos} in $search '{input}'."
-        ))
+        ODataError::bad_request(format!("Syntax error: {what} at position {pos} in $search '{input}'."))
     };
     let skip_ws = |mut i: usize| {
         while chars.get(i).is_some_and(|c| c.is_whitespace()) {
@@ -218,10 +186,7 @@ pub fn search(
     loop {
         i = skip_ws(i);
         if chars.get(i) != Some(&'"') {
-            return Err(syntax(
-                i,
-                "expected a double-quoted \"property:value\" clause",
-            ));
+            return Err(syntax(i, "expected a double-quoted \"property:value\" clause"));
         }
         let start = i;
         i += 1;
@@ -244,16 +209,9 @@ pub fn search(
             }
         }
         let Some((name, term)) = clause.split_once(':') else {
-            return Err(syntax(
-                start,
-                "a clause must have the form \"property:value\"",
-            ));
+            return Err(syntax(start, "a clause must have the form \"property:value\""));
         };
-        let words: Vec<String> = term
-            .to_lowercase()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
+        let words: Vec<String> = term.to_lowercase().split_whitespace().map(str::to_string).collect();
         nodes += 1 + words.len();
         if nodes > MAX_NODES {
             return Err(ODataError::bad_request(format!(
@@ -268,10 +226,7 @@ pub fn search(
         if i >= chars.len() {
             break;
         }
-        let word: String = chars[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .collect();
+        let word: String = chars[i..].iter().take_while(|c| c.is_ascii_alphabetic()).collect();
         match word.to_ascii_uppercase().as_str() {
             "AND" => {}
             "OR" => groups.push(Vec::new()),

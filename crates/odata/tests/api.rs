@@ -7,66 +7,23 @@ const fn text(column: &'static str, ci_column: &'static str) -> FieldKind {
     FieldKind::Text { column, ci_column }
 }
 
-const IDENTITY_PROPS: &[(&str, &str)] = &[
-    ("signInType", "sign_in_type_ci"),
-    ("issuer", "issuer_ci"),
-    ("issuerAssignedId", "issuer_assigned_id_ci"),
-];
+const IDENTITY_PROPS: &[(&str, &str)] =
+    &[("signInType", "sign_in_type_ci"), ("issuer", "issuer_ci"), ("issuerAssignedId", "issuer_assigned_id_ci")];
 
 const USER_FIELDS: &[Field] = &[
     Field::new("id", FieldKind::Guid { column: "id" }, Ops::EQUALITY).hidden(),
-    Field::new(
-        "displayName",
-        text("display_name", "display_name_ci"),
-        Ops::STRING_DEFAULT,
-    )
-    .searchable(),
+    Field::new("displayName", text("display_name", "display_name_ci"), Ops::STRING_DEFAULT).searchable(),
     Field::new("mail", text("mail", "mail_ci"), Ops::STRING_DEFAULT).searchable(),
     Field::new("jobTitle", text("job_title", "job_title_ci"), Ops::EQ_IN),
     // Deliberately over-permissive ops: Enum must still refuse startsWith and ranges.
-    Field::new(
-        "userType",
-        FieldKind::Enum {
-            column: "user_type",
-            values: &["Member", "Guest"],
-        },
-        Ops::STRING_DEFAULT,
-    ),
-    Field::new(
-        "accountEnabled",
-        FieldKind::Bool {
-            column: "account_enabled",
-        },
-        Ops::EQUALITY,
-    ),
-    Field::new(
-        "createdDateTime",
-        FieldKind::DateTime {
-            column: "created_at",
-        },
-        Ops::RANGE_DEFAULT,
-    ),
-    Field::new(
-        "signInCount",
-        FieldKind::Int {
-            column: "sign_in_count",
-        },
-        Ops::RANGE_DEFAULT,
-    )
-    .searchable(),
-    Field::new(
-        "passwordPolicies",
-        text("password_policies", "password_policies_ci"),
-        Ops::NONE,
-    )
-    .hidden(),
+    Field::new("userType", FieldKind::Enum { column: "user_type", values: &["Member", "Guest"] }, Ops::STRING_DEFAULT),
+    Field::new("accountEnabled", FieldKind::Bool { column: "account_enabled" }, Ops::EQUALITY),
+    Field::new("createdDateTime", FieldKind::DateTime { column: "created_at" }, Ops::RANGE_DEFAULT),
+    Field::new("signInCount", FieldKind::Int { column: "sign_in_count" }, Ops::RANGE_DEFAULT).searchable(),
+    Field::new("passwordPolicies", text("password_policies", "password_policies_ci"), Ops::NONE).hidden(),
     Field::new(
         "otherMails",
-        FieldKind::TextCollection {
-            table: "user_other_mails",
-            owner_column: "user_id",
-            value_ci_column: "value_ci",
-        },
+        FieldKind::TextCollection { table: "user_other_mails", owner_column: "user_id", value_ci_column: "value_ci" },
         Ops::COLLECTION,
     )
     .searchable(),
@@ -81,21 +38,12 @@ const USER_FIELDS: &[Field] = &[
     ),
     Field::new(
         "identities",
-        FieldKind::ComplexCollection {
-            table: "user_identities",
-            owner_column: "user_id",
-            props: IDENTITY_PROPS,
-        },
+        FieldKind::ComplexCollection { table: "user_identities", owner_column: "user_id", props: IDENTITY_PROPS },
         Ops::COLLECTION,
     ),
 ];
 
-const USER: EntitySchema = EntitySchema {
-    entity: "User",
-    table: "users",
-    id_column: "id",
-    fields: USER_FIELDS,
-};
+const USER: EntitySchema = EntitySchema { entity: "User", table: "users", id_column: "id", fields: USER_FIELDS };
 
 const GUID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
@@ -117,11 +65,7 @@ fn t(s: &str) -> Value {
 /// Asserts SQL, params and the advanced flag of a compiled filter.
 fn check(q: &str, sql: &str, params: &[Value], advanced: bool) {
     let c = ok(q);
-    assert_eq!(
-        (c.sql.as_str(), c.params.as_slice(), c.advanced),
-        (sql, params, advanced),
-        "{q}"
-    );
+    assert_eq!((c.sql.as_str(), c.params.as_slice(), c.advanced), (sql, params, advanced), "{q}");
 }
 
 fn kind_of(q: &str) -> ODataErrorKind {
@@ -130,56 +74,16 @@ fn kind_of(q: &str) -> ODataErrorKind {
 
 #[test]
 fn text_operators() {
-    check(
-        "displayName eq 'Alice'",
-        "display_name_ci = $1",
-        &[t("alice")],
-        false,
-    );
-    check(
-        "DISPLAYNAME EQ 'Alice'",
-        "display_name_ci = $1",
-        &[t("alice")],
-        false,
-    );
-    check(
-        "displayName ne 'Bob'",
-        "(display_name_ci <> $1 OR display_name_ci IS NULL)",
-        &[t("bob")],
-        true,
-    );
-    check(
-        "displayName in ('A', 'b','ÄÖ')",
-        "display_name_ci IN ($1, $2, $3)",
-        &[t("a"), t("b"), t("äö")],
-        false,
-    );
-    check(
-        "displayName eq 'O''Brien'",
-        "display_name_ci = $1",
-        &[t("o'brien")],
-        false,
-    );
+    check("displayName eq 'Alice'", "display_name_ci = $1", &[t("alice")], false);
+    check("DISPLAYNAME EQ 'Alice'", "display_name_ci = $1", &[t("alice")], false);
+    check("displayName ne 'Bob'", "(display_name_ci <> $1 OR display_name_ci IS NULL)", &[t("bob")], true);
+    check("displayName in ('A', 'b','ÄÖ')", "display_name_ci IN ($1, $2, $3)", &[t("a"), t("b"), t("äö")], false);
+    check("displayName eq 'O''Brien'", "display_name_ci = $1", &[t("o'brien")], false);
     check("'x' eq mail", "mail_ci = $1", &[t("x")], false);
     let range = "(display_name_ci >= $1 AND display_name_ci < $2)";
-    check(
-        "startsWith(displayName,'Al')",
-        range,
-        &[t("al"), t("al\u{10FFFF}")],
-        false,
-    );
-    check(
-        "STARTSWITH(displayName, '')",
-        "display_name_ci IS NOT NULL",
-        &[],
-        false,
-    );
-    check(
-        "endswith(mail,'A_%\\')",
-        "mail_ci LIKE $1 ESCAPE '\\'",
-        &[t("%a\\_\\%\\\\")],
-        true,
-    );
+    check("startsWith(displayName,'Al')", range, &[t("al"), t("al\u{10FFFF}")], false);
+    check("STARTSWITH(displayName, '')", "display_name_ci IS NOT NULL", &[], false);
+    check("endswith(mail,'A_%\\')", "mail_ci LIKE $1 ESCAPE '\\'", &[t("%a\\_\\%\\\\")], true);
     check("displayName eq null", "display_name IS NULL", &[], false);
     check("displayName ne null", "display_name IS NOT NULL", &[], true);
 }
@@ -193,17 +97,8 @@ fn injection_attempts_are_bound_not_spliced() {
 
 #[test]
 fn first_param_offset() {
-    let c = filter(
-        "displayName eq 'a' and startsWith(mail,'b')",
-        &USER,
-        Dialect::Sqlite,
-        5,
-    )
-    .unwrap();
-    assert_eq!(
-        c.sql,
-        "(display_name_ci = $5) AND ((mail_ci >= $6 AND mail_ci < $7))"
-    );
+    let c = filter("displayName eq 'a' and startsWith(mail,'b')", &USER, Dialect::Sqlite, 5).unwrap();
+    assert_eq!(c.sql, "(display_name_ci = $5) AND ((mail_ci >= $6 AND mail_ci < $7))");
     assert_eq!(c.params.len(), 3);
     let c = filter("displayName eq 'a'", &USER, Dialect::Sqlite, 0).unwrap();
     assert_eq!(c.sql, "display_name_ci = $1");
@@ -223,12 +118,7 @@ fn precedence_and_not() {
         &[t("a"), t("b"), Value::Bool(false)],
         false,
     );
-    check(
-        "not(userType eq 'guest')",
-        "NOT (COALESCE((user_type = $1), FALSE))",
-        &[t("Guest")],
-        true,
-    );
+    check("not(userType eq 'guest')", "NOT (COALESCE((user_type = $1), FALSE))", &[t("Guest")], true);
     check(
         "not startsWith(displayName,'a') and not not mail eq 'm'",
         "(NOT (COALESCE(((display_name_ci >= $1 AND display_name_ci < $2)), FALSE))) AND \
@@ -240,114 +130,43 @@ fn precedence_and_not() {
 
 #[test]
 fn enum_bool_int_guid() {
-    check(
-        "userType eq 'GUEST'",
-        "user_type = $1",
-        &[t("Guest")],
-        false,
-    );
-    check(
-        "userType in ('member','Partner')",
-        "user_type IN ($1, $2)",
-        &[t("Member"), t("Partner")],
-        false,
-    );
-    check(
-        "userType ne 'member'",
-        "(user_type <> $1 OR user_type IS NULL)",
-        &[t("Member")],
-        true,
-    );
-    assert_eq!(
-        kind_of("startsWith(userType,'G')"),
-        ODataErrorKind::Unsupported
-    );
+    check("userType eq 'GUEST'", "user_type = $1", &[t("Guest")], false);
+    check("userType in ('member','Partner')", "user_type IN ($1, $2)", &[t("Member"), t("Partner")], false);
+    check("userType ne 'member'", "(user_type <> $1 OR user_type IS NULL)", &[t("Member")], true);
+    assert_eq!(kind_of("startsWith(userType,'G')"), ODataErrorKind::Unsupported);
     assert_eq!(kind_of("userType gt 'A'"), ODataErrorKind::Unsupported);
-    check(
-        "accountEnabled eq true",
-        "account_enabled = $1",
-        &[Value::Bool(true)],
-        false,
-    );
+    check("accountEnabled eq true", "account_enabled = $1", &[Value::Bool(true)], false);
     let e = err("accountEnabled eq 'true'");
     assert_eq!(e.kind, ODataErrorKind::BadRequest);
     assert_eq!(
         e.message,
         "A value of type Edm.String cannot be compared with property 'accountEnabled' of type Edm.Boolean."
     );
-    assert_eq!(
-        kind_of("accountEnabled gt true"),
-        ODataErrorKind::Unsupported
-    );
-    check(
-        "signInCount gt 5",
-        "sign_in_count > $1",
-        &[Value::Int(5)],
-        false,
-    );
-    check(
-        "5 lt signInCount",
-        "sign_in_count > $1",
-        &[Value::Int(5)],
-        false,
-    );
-    check(
-        "-5 ge signInCount",
-        "sign_in_count <= $1",
-        &[Value::Int(-5)],
-        false,
-    );
+    assert_eq!(kind_of("accountEnabled gt true"), ODataErrorKind::Unsupported);
+    check("signInCount gt 5", "sign_in_count > $1", &[Value::Int(5)], false);
+    check("5 lt signInCount", "sign_in_count > $1", &[Value::Int(5)], false);
+    check("-5 ge signInCount", "sign_in_count <= $1", &[Value::Int(-5)], false);
     assert_eq!(kind_of("signInCount eq '5'"), ODataErrorKind::BadRequest);
     let upper = GUID.to_ascii_uppercase();
     check(&format!("id eq {upper}"), "id = $1", &[t(GUID)], false);
     check(&format!("id eq '{upper}'"), "id = $1", &[t(GUID)], false);
-    check(
-        &format!("id ne {GUID}"),
-        "(id <> $1 OR id IS NULL)",
-        &[t(GUID)],
-        true,
-    );
-    check(
-        &format!("id in ({GUID}, '{upper}')"),
-        "id IN ($1, $2)",
-        &[t(GUID), t(GUID)],
-        false,
-    );
+    check(&format!("id ne {GUID}"), "(id <> $1 OR id IS NULL)", &[t(GUID)], true);
+    check(&format!("id in ({GUID}, '{upper}')"), "id IN ($1, $2)", &[t(GUID), t(GUID)], false);
     let e = err("id eq 'not-a-guid'");
     assert_eq!(
         (e.kind, e.message.as_str()),
-        (
-            ODataErrorKind::BadRequest,
-            "'not-a-guid' is not a valid Edm.Guid value for property 'id'."
-        )
+        (ODataErrorKind::BadRequest, "'not-a-guid' is not a valid Edm.Guid value for property 'id'.")
     );
-    assert_eq!(
-        kind_of("id gt 0f8fad5b-d9cb-469f-a165-70867728950e"),
-        ODataErrorKind::Unsupported
-    );
-    assert_eq!(
-        kind_of("displayName eq 0f8fad5b-d9cb-469f-a165-70867728950e"),
-        ODataErrorKind::BadRequest
-    );
+    assert_eq!(kind_of("id gt 0f8fad5b-d9cb-469f-a165-70867728950e"), ODataErrorKind::Unsupported);
+    assert_eq!(kind_of("displayName eq 0f8fad5b-d9cb-469f-a165-70867728950e"), ODataErrorKind::BadRequest);
 }
 
 #[test]
 fn datetime_literals_and_ranges() {
     let ms = 1_704_157_445_123;
-    for (op, sql) in [
-        ("eq", "="),
-        ("gt", ">"),
-        ("ge", ">="),
-        ("lt", "<"),
-        ("le", "<="),
-    ] {
+    for (op, sql) in [("eq", "="), ("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")] {
         let q = format!("createdDateTime {op} 2024-01-02T03:04:05.123+02:00");
-        check(
-            &q,
-            &format!("created_at {sql} $1"),
-            &[Value::Int(ms)],
-            false,
-        );
+        check(&q, &format!("created_at {sql} $1"), &[Value::Int(ms)], false);
     }
     check(
         "createdDateTime ne 2024-01-02T03:04:05Z",
@@ -355,31 +174,17 @@ fn datetime_literals_and_ranges() {
         &[Value::Int(1_704_164_645_000)],
         true,
     );
-    check(
-        "createdDateTime lt 2024-01-02",
-        "created_at < $1",
-        &[Value::Int(1_704_153_600_000)],
-        false,
-    );
+    check("createdDateTime lt 2024-01-02", "created_at < $1", &[Value::Int(1_704_153_600_000)], false);
     check(
         "createdDateTime ge '2024-01-02T00:00:00-00:30'",
         "created_at >= $1",
         &[Value::Int(1_704_155_400_000)],
         false,
     );
-    assert_eq!(
-        kind_of("createdDateTime ge 2024-13-01T00:00:00Z"),
-        ODataErrorKind::BadRequest
-    );
-    assert_eq!(
-        kind_of("createdDateTime ge 'yesterday'"),
-        ODataErrorKind::BadRequest
-    );
+    assert_eq!(kind_of("createdDateTime ge 2024-13-01T00:00:00Z"), ODataErrorKind::BadRequest);
+    assert_eq!(kind_of("createdDateTime ge 'yesterday'"), ODataErrorKind::BadRequest);
     assert_eq!(kind_of("createdDateTime eq 5"), ODataErrorKind::BadRequest);
-    assert_eq!(
-        kind_of("createdDateTime gt null"),
-        ODataErrorKind::BadRequest
-    );
+    assert_eq!(kind_of("createdDateTime gt null"), ODataErrorKind::BadRequest);
 }
 
 #[test]
@@ -431,10 +236,7 @@ fn lambdas() {
 fn unknown_and_unsupported_properties() {
     let e = err("foo eq 'a'");
     assert_eq!(e.kind, ODataErrorKind::BadRequest);
-    assert_eq!(
-        e.message,
-        "Could not find a property named 'foo' on type 'microsoft.graph.user'."
-    );
+    assert_eq!(e.message, "Could not find a property named 'foo' on type 'microsoft.graph.user'.");
     let e = err("startsWith(jobTitle,'a')");
     assert_eq!(e.kind, ODataErrorKind::Unsupported);
     assert_eq!(
@@ -465,46 +267,18 @@ fn unknown_and_unsupported_properties() {
 #[test]
 fn syntax_errors_name_positions() {
     for (q, msg) in [
-        (
-            "displayName eq 'a')",
-            "Syntax error: character ')' is not valid at position 18 in 'displayName eq 'a')'.",
-        ),
-        (
-            "displayName eq",
-            "Syntax error: unexpected end of input at position 14 in 'displayName eq'.",
-        ),
-        (
-            "displayName 'a'",
-            "Syntax error: character ''' is not valid at position 12 in 'displayName 'a''.",
-        ),
-        (
-            "displayName in ()",
-            "Syntax error: character ')' is not valid at position 16 in 'displayName in ()'.",
-        ),
-        (
-            "(displayName eq 'a'",
-            "Syntax error: unexpected end of input at position 19 in '(displayName eq 'a''.",
-        ),
-        (
-            "displayName eq 'a' and",
-            "Syntax error: unexpected end of input at position 22 in 'displayName eq 'a' and'.",
-        ),
-        (
-            "displayName eq 'a",
-            "Syntax error: unterminated string literal at position 15 in 'displayName eq 'a'.",
-        ),
-        (
-            "displayName eq 1.5",
-            "Syntax error: character '.' is not valid at position 16 in 'displayName eq 1.5'.",
-        ),
+        ("displayName eq 'a')", "Syntax error: character ')' is not valid at position 18 in 'displayName eq 'a')'."),
+        ("displayName eq", "Syntax error: unexpected end of input at position 14 in 'displayName eq'."),
+        ("displayName 'a'", "Syntax error: character ''' is not valid at position 12 in 'displayName 'a''."),
+        ("displayName in ()", "Syntax error: character ')' is not valid at position 16 in 'displayName in ()'."),
+        ("(displayName eq 'a'", "Syntax error: unexpected end of input at position 19 in '(displayName eq 'a''."),
+        ("displayName eq 'a' and", "Syntax error: unexpected end of input at position 22 in 'displayName eq 'a' and'."),
+        ("displayName eq 'a", "Syntax error: unterminated string literal at position 15 in 'displayName eq 'a'."),
+        ("displayName eq 1.5", "Syntax error: character '.' is not valid at position 16 in 'displayName eq 1.5'."),
         ("  ", "The $filter query option is empty."),
     ] {
         let e = err(q);
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (ODataErrorKind::BadRequest, msg),
-            "{q}"
-        );
+        assert_eq!((e.kind, e.message.as_str()), (ODataErrorKind::BadRequest, msg), "{q}");
     }
 }
 
@@ -518,11 +292,7 @@ fn limits() {
     let nested = |n: usize| format!("{}displayName eq 'a'{}", "(".repeat(n), ")".repeat(n));
     assert_eq!(ok(&nested(32)).sql, "display_name_ci = $1");
     assert!(err(&nested(33)).message.contains("nested more than 32"));
-    assert!(
-        err(&format!("{}displayName eq 'a'", "not ".repeat(40)))
-            .message
-            .contains("nested")
-    );
+    assert!(err(&format!("{}displayName eq 'a'", "not ".repeat(40))).message.contains("nested"));
     assert_eq!(kind_of(&"(".repeat(4000)), ODataErrorKind::BadRequest);
     // A comparison is 3 nodes, each `or` one more: 25 comparisons = 99 nodes, 26 = 103.
     let chain = |n: usize| vec!["displayName eq 'a'"; n].join(" or ");
@@ -533,10 +303,8 @@ fn limits() {
 #[test]
 fn orderby() {
     let items = parse_orderby("displayName desc, createdDateTime,SIGNINCOUNT Asc", &USER).unwrap();
-    let got: Vec<(&str, bool, &str)> = items
-        .iter()
-        .map(|i| (i.field.name, i.descending, order_column(i.field)))
-        .collect();
+    let got: Vec<(&str, bool, &str)> =
+        items.iter().map(|i| (i.field.name, i.descending, order_column(i.field))).collect();
     assert_eq!(
         got,
         [
@@ -549,10 +317,7 @@ fn orderby() {
     let e = parse_orderby("foo", &USER).err().unwrap();
     assert_eq!(
         (e.kind, e.message.as_str()),
-        (
-            ODataErrorKind::BadRequest,
-            "Could not find a property named 'foo' on type 'microsoft.graph.user'."
-        )
+        (ODataErrorKind::BadRequest, "Could not find a property named 'foo' on type 'microsoft.graph.user'.")
     );
     for (q, kind) in [
         ("jobTitle", ODataErrorKind::Unsupported),
@@ -562,11 +327,7 @@ fn orderby() {
         ("displayName,,mail", ODataErrorKind::BadRequest),
         ("displayName,DISPLAYNAME desc", ODataErrorKind::BadRequest),
     ] {
-        assert_eq!(
-            parse_orderby(q, &USER).err().map(|e| e.kind),
-            Some(kind),
-            "{q}"
-        );
+        assert_eq!(parse_orderby(q, &USER).err().map(|e| e.kind), Some(kind), "{q}");
     }
     assert_eq!(order_column(&USER_FIELDS[0]), "id");
     assert_eq!(order_column(&USER_FIELDS[4]), "user_type");
@@ -574,67 +335,36 @@ fn orderby() {
 
 #[test]
 fn select() {
-    assert_eq!(
-        parse_select("displayName, ID,mail,displayname", &USER).unwrap(),
-        ["displayName", "id", "mail"]
-    );
+    assert_eq!(parse_select("displayName, ID,mail,displayname", &USER).unwrap(), ["displayName", "id", "mail"]);
     assert!(parse_select("", &USER).unwrap().is_empty());
     let e = parse_select("displayName,x", &USER).unwrap_err();
     assert_eq!(
         (e.kind, e.message.as_str()),
-        (
-            ODataErrorKind::BadRequest,
-            "Could not find a property named 'x' on type 'microsoft.graph.user'."
-        )
+        (ODataErrorKind::BadRequest, "Could not find a property named 'x' on type 'microsoft.graph.user'.")
     );
-    assert_eq!(
-        parse_select("passwordPolicies", &USER).unwrap_err().kind,
-        ODataErrorKind::Unsupported
-    );
-    assert_eq!(
-        parse_select("mail,,id", &USER).unwrap_err().kind,
-        ODataErrorKind::BadRequest
-    );
+    assert_eq!(parse_select("passwordPolicies", &USER).unwrap_err().kind, ODataErrorKind::Unsupported);
+    assert_eq!(parse_select("mail,,id", &USER).unwrap_err().kind, ODataErrorKind::BadRequest);
 }
 
 fn like6(col: &str, first: usize) -> String {
-    let likes: Vec<String> = (first..first + 6)
-        .map(|n| format!("{col} LIKE ${n} ESCAPE '\\'"))
-        .collect();
+    let likes: Vec<String> = (first..first + 6).map(|n| format!("{col} LIKE ${n} ESCAPE '\\'")).collect();
     format!("({})", likes.join(" OR "))
 }
 
 fn pats(e: &str) -> Vec<Value> {
-    [
-        format!("{e}%"),
-        format!("% {e}%"),
-        format!("%.{e}%"),
-        format!("%@{e}%"),
-        format!("%-{e}%"),
-        format!("%\\_{e}%"),
-    ]
-    .into_iter()
-    .map(Value::Text)
-    .collect()
+    [format!("{e}%"), format!("% {e}%"), format!("%.{e}%"), format!("%@{e}%"), format!("%-{e}%"), format!("%\\_{e}%")]
+        .into_iter()
+        .map(Value::Text)
+        .collect()
 }
 
 #[test]
 fn search_compiles() {
     let s = |q: &str| search(q, &USER, Dialect::Sqlite, 1).unwrap_or_else(|e| panic!("{q}: {e}"));
     let c = s("\"displayName:Room\"");
-    assert_eq!(
-        (c.sql, c.params, c.advanced),
-        (like6("display_name_ci", 1), pats("room"), true)
-    );
+    assert_eq!((c.sql, c.params, c.advanced), (like6("display_name_ci", 1), pats("room"), true));
     let c = s("\"displayName:al\" OR \"mail:AL\"");
-    assert_eq!(
-        c.sql,
-        format!(
-            "({}) OR ({})",
-            like6("display_name_ci", 1),
-            like6("mail_ci", 7)
-        )
-    );
+    assert_eq!(c.sql, format!("({}) OR ({})", like6("display_name_ci", 1), like6("mail_ci", 7)));
     assert_eq!(c.params, [pats("al"), pats("al")].concat());
     let c = s("\"displayName:a\" or \"mail:b\" AND \"displayName:c\"");
     let expected = format!(
@@ -645,25 +375,13 @@ fn search_compiles() {
     );
     assert_eq!(c.sql, expected);
     let c = s("\"displayName:conf  Room\"");
-    assert_eq!(
-        c.sql,
-        format!(
-            "{} AND {}",
-            like6("display_name_ci", 1),
-            like6("display_name_ci", 7)
-        )
-    );
+    assert_eq!(c.sql, format!("{} AND {}", like6("display_name_ci", 1), like6("display_name_ci", 7)));
     assert_eq!(c.params, [pats("conf"), pats("room")].concat());
     let c = s("\"displayName:50%_off\\\\\"");
     assert_eq!(c.params[0], t("50\\%\\_off\\\\%"));
     let c = s("\"otherMails:bob\"");
     let inner = like6("c1.value_ci", 1);
-    assert_eq!(
-        c.sql,
-        format!(
-            "EXISTS (SELECT 1 FROM user_other_mails c1 WHERE c1.user_id = users.id AND ({inner}))"
-        )
-    );
+    assert_eq!(c.sql, format!("EXISTS (SELECT 1 FROM user_other_mails c1 WHERE c1.user_id = users.id AND ({inner}))"));
 }
 
 #[test]
@@ -671,13 +389,7 @@ fn search_errors() {
     let e = |q: &str| search(q, &USER, Dialect::Sqlite, 1).unwrap_err();
     let missing = e("displayName:room");
     assert_eq!(missing.kind, ODataErrorKind::BadRequest);
-    assert!(
-        missing
-            .message
-            .starts_with("Syntax error: expected a double-quoted"),
-        "{}",
-        missing.message
-    );
+    assert!(missing.message.starts_with("Syntax error: expected a double-quoted"), "{}", missing.message);
     for q in [
         "\"displayName:room",
         "\"displayName\"",
@@ -688,39 +400,20 @@ fn search_errors() {
     ] {
         assert_eq!(e(q).kind, ODataErrorKind::BadRequest, "{q}");
     }
-    assert_eq!(
-        e("\"foo:a\"").message,
-        "Could not find a property named 'foo' on type 'microsoft.graph.user'."
-    );
+    assert_eq!(e("\"foo:a\"").message, "Could not find a property named 'foo' on type 'microsoft.graph.user'.");
     assert_eq!(e("\"jobTitle:a\"").kind, ODataErrorKind::Unsupported);
     assert_eq!(e("\"signInCount:1\"").kind, ODataErrorKind::Unsupported);
-    assert!(
-        e(&vec!["\"mail:a\""; 60].join(" OR "))
-            .message
-            .contains("too complex")
-    );
+    assert!(e(&vec!["\"mail:a\""; 60].join(" OR ")).message.contains("too complex"));
 }
 
 /// Invariant for every successful compilation: no quote characters beyond the fixed
 /// `ESCAPE '\'` clause (so no literal was spliced) and one param per placeholder.
 fn assert_well_formed(c: &Compiled, first: usize) {
-    assert!(
-        !c.sql.replace("ESCAPE '\\'", "").contains('\''),
-        "{}",
-        c.sql
-    );
+    assert!(!c.sql.replace("ESCAPE '\\'", "").contains('\''), "{}", c.sql);
     for n in first..first + c.params.len() {
-        assert!(
-            c.sql.contains(&format!("${n}")),
-            "missing ${n} in {}",
-            c.sql
-        );
+        assert!(c.sql.contains(&format!("${n}")), "missing ${n} in {}", c.sql);
     }
-    assert!(
-        !c.sql.contains(&format!("${}", first + c.params.len())),
-        "{}",
-        c.sql
-    );
+    assert!(!c.sql.contains(&format!("${}", first + c.params.len())), "{}", c.sql);
 }
 
 struct Rng(u64);
@@ -769,12 +462,7 @@ fn gen_filter(rng: &mut Rng, depth: usize) -> String {
             rng.pick(&["and", "or"]),
             rng.pick(&["startsWith(x,'b')", "x eq 'c'", "y eq 'd'"])
         ),
-        _ => format!(
-            "({}) {} {}",
-            gen_filter(rng, depth + 1),
-            rng.pick(&["and", "or"]),
-            gen_filter(rng, depth + 1)
-        ),
+        _ => format!("({}) {} {}", gen_filter(rng, depth + 1), rng.pick(&["and", "or"]), gen_filter(rng, depth + 1)),
     }
 }
 
@@ -812,10 +500,7 @@ fn fuzz_never_panics() {
             match rng.next() % 3 {
                 0 => q.splice(at..at, rng.pick(JUNK).chars()).for_each(drop),
                 1 if at < q.len() => drop(q.remove(at)),
-                _ => q.insert(
-                    at,
-                    char::from_u32((rng.next() % 0x300) as u32).unwrap_or('?'),
-                ),
+                _ => q.insert(at, char::from_u32((rng.next() % 0x300) as u32).unwrap_or('?')),
             }
         }
         let q: String = q.into_iter().collect();
@@ -829,8 +514,5 @@ fn fuzz_never_panics() {
         let _ = parse_orderby(&q, &USER);
         let _ = parse_select(&q, &USER);
     }
-    assert!(
-        compiled > 1000,
-        "fuzzer produced only {compiled} valid filters"
-    );
+    assert!(compiled > 1000, "fuzzer produced only {compiled} valid filters");
 }

@@ -25,9 +25,9 @@ pub fn print(json: bool, value: Value, text: &str) -> anyhow::Result<()> {
 
 /// Resolves `--tenant` (id or verified domain).
 pub async fn tenant_id(dir: &Directory, key: &str) -> anyhow::Result<TenantId> {
-    tenants::resolve(&dir.store, key)
-        .await?
-        .ok_or_else(|| anyhow!("no tenant '{key}': give a tenant id or one of its verified domains (see `portico tenant list`)"))
+    tenants::resolve(&dir.store, key).await?.ok_or_else(|| {
+        anyhow!("no tenant '{key}': give a tenant id or one of its verified domains (see `portico tenant list`)")
+    })
 }
 
 /// `portico tenant ...`
@@ -65,8 +65,14 @@ pub async fn tenant(dir: &Directory, cmd: TenantCommand, json: bool) -> anyhow::
             } else {
                 let mut s = format!("{:<38} {:<28} DOMAINS\n", "ID", "NAME");
                 for r in &rows {
-                    let names: Vec<&str> = r["domains"].as_array().into_iter().flatten().filter_map(|d| d["name"].as_str()).collect();
-                    s.push_str(&format!("{:<38} {:<28} {}\n", r["id"].as_str().unwrap_or_default(), r["displayName"].as_str().unwrap_or_default(), names.join(", ")));
+                    let names: Vec<&str> =
+                        r["domains"].as_array().into_iter().flatten().filter_map(|d| d["name"].as_str()).collect();
+                    s.push_str(&format!(
+                        "{:<38} {:<28} {}\n",
+                        r["id"].as_str().unwrap_or_default(),
+                        r["displayName"].as_str().unwrap_or_default(),
+                        names.join(", ")
+                    ));
                 }
                 s.trim_end().to_string()
             };
@@ -81,7 +87,12 @@ pub async fn user(dir: &Directory, cmd: UserCommand, json: bool) -> anyhow::Resu
     let tid = tenant_id(dir, &tenant).await?;
     let role_ids: Vec<&'static str> = roles
         .iter()
-        .map(|r| access::role_by_name(r).or_else(|| access::role_by_id(r)).map(|x| x.template_id).ok_or_else(|| anyhow!("unknown role '{r}'")))
+        .map(|r| {
+            access::role_by_name(r)
+                .or_else(|| access::role_by_id(r))
+                .map(|x| x.template_id)
+                .ok_or_else(|| anyhow!("unknown role '{r}'"))
+        })
         .collect::<anyhow::Result<_>>()?;
     let n = NewUser {
         user_principal_name: upn,
@@ -112,7 +123,13 @@ pub async fn user(dir: &Directory, cmd: UserCommand, json: bool) -> anyhow::Resu
 }
 
 /// Creates an application with a service principal, permissions and a secret.
-pub async fn create_app(dir: &Directory, tid: TenantId, name: &str, permissions: &[String], redirect_uris: &[String]) -> anyhow::Result<(Application, String, Vec<String>)> {
+pub async fn create_app(
+    dir: &Directory,
+    tid: TenantId,
+    name: &str,
+    permissions: &[String],
+    redirect_uris: &[String],
+) -> anyhow::Result<(Application, String, Vec<String>)> {
     for u in redirect_uris {
         if !portico_http::graph::applications::check_redirect_uri(u, false) {
             bail!("'{u}' is not an acceptable redirect URI (absolute https, or http on localhost, without fragment)");
@@ -143,7 +160,9 @@ pub async fn create_app(dir: &Directory, tid: TenantId, name: &str, permissions:
     let (app, sp) = dir.create_application(&mut tx, tid, app, &Actor::CommandLine, true).await?;
     let sp = sp.context("the service principal was not created")?;
     let granted = dir.grant_graph_permissions(&mut tx, tid, &sp, permissions, &Actor::CommandLine).await?;
-    let (_, secret) = dir.add_password(&mut tx, &app, Some("created by portico app create".into()), None, &Actor::CommandLine).await?;
+    let (_, secret) = dir
+        .add_password(&mut tx, &app, Some("created by portico app create".into()), None, &Actor::CommandLine)
+        .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok((app, secret, granted))
 }
@@ -186,7 +205,13 @@ pub async fn keys(dir: &Directory, cmd: KeysCommand, json: bool) -> anyhow::Resu
     }
     let text = out
         .iter()
-        .map(|o| format!("Tenant {}: new signing key {} is active; the previous key stays published until its tokens expire.", o["tenantId"].as_str().unwrap_or_default(), o["kid"].as_str().unwrap_or_default()))
+        .map(|o| {
+            format!(
+                "Tenant {}: new signing key {} is active; the previous key stays published until its tokens expire.",
+                o["tenantId"].as_str().unwrap_or_default(),
+                o["kid"].as_str().unwrap_or_default()
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
     print(json, Value::Array(out), &text)

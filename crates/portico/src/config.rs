@@ -80,7 +80,8 @@ impl Config {
         });
         let file: FileConfig = match &file_path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading the config file {}", p.display()))?;
+                let text =
+                    std::fs::read_to_string(p).with_context(|| format!("reading the config file {}", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("the config file {} is not valid", p.display()))?
             }
             None => FileConfig::default(),
@@ -114,7 +115,8 @@ impl Config {
             access_token_lifetime_secs: file.access_token_lifetime_secs.unwrap_or(defaults.access_token_lifetime_secs),
             signing_alg: serve.signing_alg.or(file.signing_alg).map(alg).unwrap_or(defaults.signing_alg),
             key_cache_secs: defaults.key_cache_secs,
-            danger_accept_unverified_domains: serve.danger_accept_unverified_domains || file.danger_accept_unverified_domains.unwrap_or(false),
+            danger_accept_unverified_domains: serve.danger_accept_unverified_domains
+                || file.danger_accept_unverified_domains.unwrap_or(false),
         };
         if !(300..=86_400).contains(&settings.access_token_lifetime_secs) {
             bail!("access_token_lifetime_secs must be between 300 and 86400");
@@ -177,7 +179,10 @@ impl Config {
         let path = &self.master_key_file;
         if path.exists() {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            return Ok((MasterKey::from_base64(&text).with_context(|| format!("the master key in {}", path.display()))?, "file"));
+            return Ok((
+                MasterKey::from_base64(&text).with_context(|| format!("the master key in {}", path.display()))?,
+                "file",
+            ));
         }
         let key = MasterKey::generate();
         write_private(path, &key.to_base64())?;

@@ -67,7 +67,16 @@ pub async fn bootstrap_if_empty(dir: &Directory) -> anyhow::Result<Option<Bootst
     let t = dir.create_tenant("Default Directory", None, &Actor::CommandLine).await?;
     let upn = format!("admin@{}", t.initial_domain);
     let (admin, pw) = dir
-        .create_user(t.id, NewUser { user_principal_name: upn.clone(), display_name: "Administrator".into(), account_enabled: true, ..Default::default() }, &Actor::CommandLine)
+        .create_user(
+            t.id,
+            NewUser {
+                user_principal_name: upn.clone(),
+                display_name: "Administrator".into(),
+                account_enabled: true,
+                ..Default::default()
+            },
+            &Actor::CommandLine,
+        )
         .await?;
     let mut tx = dir.store.begin().await?;
     dir.assign_role(&mut tx, t.id, admin.id, access::GLOBAL_ADMINISTRATOR, &Actor::CommandLine).await?;
@@ -96,7 +105,11 @@ const ORGS: &[Org] = &[
     Org {
         name: "Contoso",
         domain: "contoso.test",
-        people: &[("alice", "Alice Archer", "Global Administrator"), ("bob", "Bob Brown", ""), ("carol", "Carol Chen", "Guest Inviter")],
+        people: &[
+            ("alice", "Alice Archer", "Global Administrator"),
+            ("bob", "Bob Brown", ""),
+            ("carol", "Carol Chen", "Guest Inviter"),
+        ],
         group: "Contoso Engineering",
     },
     Org {
@@ -165,10 +178,23 @@ pub async fn seed_demo(dir: &Directory) -> anyhow::Result<()> {
         }
         tx.commit().await.map_err(StoreError::from)?;
         let portal = format!("{} Portal", org.name);
-        let (app, _, _) = create_app(dir, t.id, &portal, &[], &[format!("https://portal.{}/signin-oidc", org.domain), "http://localhost:3000/callback".into()]).await?;
+        let (app, _, _) = create_app(
+            dir,
+            t.id,
+            &portal,
+            &[],
+            &[format!("https://portal.{}/signin-oidc", org.domain), "http://localhost:3000/callback".into()],
+        )
+        .await?;
         let perms: Vec<String> = crate::demo::ADMIN_PERMISSIONS.iter().map(|s| s.to_string()).collect();
         let (api, secret, _) = create_app(dir, t.id, &format!("{} administration", org.name), &perms, &[]).await?;
-        out.push_str(&format!("  group {:?} with {} members; application {:?} (client id {})\n", org.group, members.len(), portal, app.app_id));
+        out.push_str(&format!(
+            "  group {:?} with {} members; application {:?} (client id {})\n",
+            org.group,
+            members.len(),
+            portal,
+            app.app_id
+        ));
         out.push_str(&format!("  API client {} secret {}\n", api.app_id, secret));
     }
     let mut tx = dir.store.begin().await?;

@@ -22,7 +22,8 @@ use crate::cli::{Cli, Command, LogFormat, ServeArgs};
 use crate::config::Config;
 
 fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cfg.log_format {
         LogFormat::Json => builder.json().init(),
@@ -33,7 +34,8 @@ fn init_logging(cfg: &Config) {
 /// Opens the store and builds the directory service. `migrate`: apply pending migrations.
 async fn open(cfg: &Config, migrate: bool) -> anyhow::Result<Directory> {
     if cfg.is_sqlite() {
-        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
     }
     let store = Store::connect(&cfg.database_url)
         .await
@@ -55,7 +57,9 @@ async fn open(cfg: &Config, migrate: bool) -> anyhow::Result<Directory> {
     if source == "new file" {
         tracing::info!(path = %cfg.master_key_file.display(), "created a new master key at {}", cfg.master_key_file.display());
         if !cfg.is_sqlite() {
-            tracing::warn!("with PostgreSQL, every server must share one master key: set PORTICO_MASTER_KEY on all of them");
+            tracing::warn!(
+                "with PostgreSQL, every server must share one master key: set PORTICO_MASTER_KEY on all of them"
+            );
         }
     }
     let settings = Arc::new(cfg.settings.clone());
@@ -91,11 +95,22 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(&cfg, &args, started).await,
             Command::Migrate => {
                 if cfg.is_sqlite() {
-                    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+                    std::fs::create_dir_all(&cfg.data_dir)
+                        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
                 }
-                let store = Store::connect(&cfg.database_url).await.with_context(|| format!("connecting to {}", cfg.redacted_database_url()))?;
+                let store = Store::connect(&cfg.database_url)
+                    .await
+                    .with_context(|| format!("connecting to {}", cfg.redacted_database_url()))?;
                 let n = store.migrate().await?;
-                admin::print(json, serde_json::json!({"migrated": n, "version": store.known_version()}), &format!("Applied {n} migration(s) to {}; the schema is at version {}.", cfg.redacted_database_url(), store.known_version()))
+                admin::print(
+                    json,
+                    serde_json::json!({"migrated": n, "version": store.known_version()}),
+                    &format!(
+                        "Applied {n} migration(s) to {}; the schema is at version {}.",
+                        cfg.redacted_database_url(),
+                        store.known_version()
+                    ),
+                )
             }
             Command::Tenant(c) => admin::tenant(&open(&cfg, true).await?, c, json).await,
             Command::User(c) => admin::user(&open(&cfg, true).await?, c, json).await,

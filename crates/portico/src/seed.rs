@@ -13,8 +13,14 @@ use serde_json::json;
 use crate::admin::{print, tenant_id};
 use crate::cli::SeedCommand;
 
-const FIRST: &[&str] = &["Ada", "Ben", "Chloe", "Dan", "Eva", "Finn", "Grace", "Hugo", "Iris", "Jon", "Kai", "Lena", "Milo", "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sam", "Tara"];
-const LAST: &[&str] = &["Adams", "Baker", "Clark", "Diaz", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jensen", "Khan", "Lopez", "Meyer", "Novak", "Olsen", "Patel", "Quist", "Rossi", "Silva", "Tanaka"];
+const FIRST: &[&str] = &[
+    "Ada", "Ben", "Chloe", "Dan", "Eva", "Finn", "Grace", "Hugo", "Iris", "Jon", "Kai", "Lena", "Milo", "Nora", "Omar",
+    "Pia", "Quinn", "Rosa", "Sam", "Tara",
+];
+const LAST: &[&str] = &[
+    "Adams", "Baker", "Clark", "Diaz", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jensen", "Khan", "Lopez",
+    "Meyer", "Novak", "Olsen", "Patel", "Quist", "Rossi", "Silva", "Tanaka",
+];
 
 fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
@@ -84,7 +90,10 @@ pub async fn run(dir: &Directory, cmd: SeedCommand, json: bool) -> anyhow::Resul
             print(
                 json,
                 json!({"tenantId": tid.to_string(), "inserted": count, "seconds": secs}),
-                &format!("Inserted {count} users into {tid} in {secs:.1} s ({:.0} users/s).", count as f64 / secs.max(1e-9)),
+                &format!(
+                    "Inserted {count} users into {tid} in {secs:.1} s ({:.0} users/s).",
+                    count as f64 / secs.max(1e-9)
+                ),
             )
         }
         SeedCommand::Tenants { count, prefix } => {
@@ -99,7 +108,11 @@ pub async fn run(dir: &Directory, cmd: SeedCommand, json: bool) -> anyhow::Resul
                 if (i + 1) % 1000 == 0 {
                     let ms = last.elapsed().as_secs_f64() * 1000.0 / 1000.0;
                     batches.push(json!({"upTo": before as u64 + i + 1, "msPerTenant": ms}));
-                    pb.println(format!("tenants {}..{}: {ms:.2} ms per tenant", before as u64 + i + 1 - 1000, before as u64 + i + 1));
+                    pb.println(format!(
+                        "tenants {}..{}: {ms:.2} ms per tenant",
+                        before as u64 + i + 1 - 1000,
+                        before as u64 + i + 1
+                    ));
                     last = Instant::now();
                 }
             }
@@ -108,7 +121,10 @@ pub async fn run(dir: &Directory, cmd: SeedCommand, json: bool) -> anyhow::Resul
             print(
                 json,
                 json!({"created": count, "seconds": secs, "batches": batches}),
-                &format!("Created {count} tenants in {secs:.1} s ({:.2} ms each).", secs * 1000.0 / count.max(1) as f64),
+                &format!(
+                    "Created {count} tenants in {secs:.1} s ({:.2} ms each).",
+                    secs * 1000.0 / count.max(1) as f64
+                ),
             )
         }
     }

@@ -48,7 +48,9 @@ fn spawn_upkeep(state: AppState) {
             }
             .await;
             match result {
-                Ok((p, k)) if p + k > 0 => tracing::info!(purged = p, keys = k, "upkeep: purged {p} deleted object(s) and {k} expired key(s)"),
+                Ok((p, k)) if p + k > 0 => {
+                    tracing::info!(purged = p, keys = k, "upkeep: purged {p} deleted object(s) and {k} expired key(s)")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "upkeep failed: {e}"),
             }
@@ -86,10 +88,15 @@ pub async fn run(cfg: &Config, args: &ServeArgs, started: Instant) -> anyhow::Re
                 h2.graceful_shutdown(Some(Duration::from_secs(10)));
             });
             announce(&public, cfg, elapsed, first.as_ref());
-            axum_server::bind_rustls(cfg.listen, tls).handle(handle).serve(app.into_make_service()).await.context("serving HTTPS")?;
+            axum_server::bind_rustls(cfg.listen, tls)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .context("serving HTTPS")?;
         }
         None => {
-            let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+            let listener =
+                tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
             announce(&public, cfg, elapsed, first.as_ref());
             axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
         }
@@ -102,5 +109,7 @@ fn announce(public: &str, cfg: &Config, elapsed: u128, first: Option<&demo::Boot
         println!("{}", b.describe(public));
     }
     tracing::info!(listen = %cfg.listen, public_url = %public, store = %cfg.redacted_database_url(), startup_ms = elapsed as u64, "Portico is ready on {public} (store: {}, started in {elapsed} ms)", cfg.redacted_database_url());
-    println!("Portico is ready on {public}  (Graph-shaped API: {public}/v1.0, OpenAPI: {public}/openapi.json). Press Ctrl-C to stop.");
+    println!(
+        "Portico is ready on {public}  (Graph-shaped API: {public}/v1.0, OpenAPI: {public}/openapi.json). Press Ctrl-C to stop."
+    );
 }

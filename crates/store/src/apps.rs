@@ -202,7 +202,12 @@ pub async fn update_app(conn: &mut AnyConnection, a: &Application) -> Result<(),
 }
 
 /// Reads an application by object id.
-pub async fn get_app(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId, deleted: bool) -> Result<Option<Application>, StoreError> {
+pub async fn get_app(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+    deleted: bool,
+) -> Result<Option<Application>, StoreError> {
     let cond = if deleted { "deleted_at IS NOT NULL" } else { "deleted_at IS NULL" };
     let q = format!("SELECT {APP_COLUMNS} FROM applications WHERE tenant_id = $1 AND id = $2 AND {cond}");
     let row = crate::db::dynamic(q).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(conn).await?;
@@ -210,16 +215,28 @@ pub async fn get_app(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId, d
 }
 
 /// Reads a live application by client id.
-pub async fn get_app_by_app_id(conn: &mut AnyConnection, tenant: TenantId, app_id: &str) -> Result<Option<Application>, StoreError> {
-    let q = format!("SELECT {APP_COLUMNS} FROM applications WHERE tenant_id = $1 AND app_id = $2 AND deleted_at IS NULL");
-    let row = crate::db::dynamic(q).bind(tenant.to_string()).bind(app_id.to_ascii_lowercase()).fetch_optional(conn).await?;
+pub async fn get_app_by_app_id(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    app_id: &str,
+) -> Result<Option<Application>, StoreError> {
+    let q =
+        format!("SELECT {APP_COLUMNS} FROM applications WHERE tenant_id = $1 AND app_id = $2 AND deleted_at IS NULL");
+    let row =
+        crate::db::dynamic(q).bind(tenant.to_string()).bind(app_id.to_ascii_lowercase()).fetch_optional(conn).await?;
     Ok(row.as_ref().map(app_from_row).transpose()?)
 }
 
 /// Finds a live application in the tenant whose identifierUris contain `uri` (exact match).
-pub async fn get_app_by_identifier_uri(conn: &mut AnyConnection, tenant: TenantId, uri: &str) -> Result<Option<Application>, StoreError> {
+pub async fn get_app_by_identifier_uri(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    uri: &str,
+) -> Result<Option<Application>, StoreError> {
     // identifierUris is a short JSON array; a LIKE narrows, the exact check happens in Rust.
-    let q = format!("SELECT {APP_COLUMNS} FROM applications WHERE tenant_id = $1 AND deleted_at IS NULL AND identifier_uris LIKE $2 ESCAPE '\\'");
+    let q = format!(
+        "SELECT {APP_COLUMNS} FROM applications WHERE tenant_id = $1 AND deleted_at IS NULL AND identifier_uris LIKE $2 ESCAPE '\\'"
+    );
     let pattern = format!("%{}%", uri.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     let rows = crate::db::dynamic(q).bind(tenant.to_string()).bind(pattern).fetch_all(conn).await?;
     for r in &rows {
@@ -261,23 +278,35 @@ pub async fn insert_password(conn: &mut AnyConnection, p: &PasswordCredential) -
 }
 
 /// Removes a client secret; returns whether it existed.
-pub async fn delete_password(conn: &mut AnyConnection, tenant: TenantId, app: ObjectId, key_id: ObjectId) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM password_credentials WHERE tenant_id = $1 AND application_id = $2 AND key_id = $3")
-        .bind(tenant.to_string())
-        .bind(app.to_string())
-        .bind(key_id.to_string())
-        .execute(conn)
-        .await?;
+pub async fn delete_password(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    app: ObjectId,
+    key_id: ObjectId,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("DELETE FROM password_credentials WHERE tenant_id = $1 AND application_id = $2 AND key_id = $3")
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .bind(key_id.to_string())
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() > 0)
 }
 
 /// An application's client secrets.
-pub async fn passwords(conn: &mut AnyConnection, tenant: TenantId, app: ObjectId) -> Result<Vec<PasswordCredential>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM password_credentials WHERE tenant_id = $1 AND application_id = $2 ORDER BY start_at, key_id")
-        .bind(tenant.to_string())
-        .bind(app.to_string())
-        .fetch_all(conn)
-        .await?;
+pub async fn passwords(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    app: ObjectId,
+) -> Result<Vec<PasswordCredential>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM password_credentials WHERE tenant_id = $1 AND application_id = $2 ORDER BY start_at, key_id",
+    )
+    .bind(tenant.to_string())
+    .bind(app.to_string())
+    .fetch_all(conn)
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(PasswordCredential {
@@ -363,16 +392,28 @@ pub async fn update_sp(conn: &mut AnyConnection, s: &ServicePrincipal) -> Result
 }
 
 /// Reads a live service principal by object id.
-pub async fn get_sp(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> Result<Option<ServicePrincipal>, StoreError> {
-    let q = format!("SELECT {SP_COLUMNS} FROM service_principals WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL");
+pub async fn get_sp(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+) -> Result<Option<ServicePrincipal>, StoreError> {
+    let q =
+        format!("SELECT {SP_COLUMNS} FROM service_principals WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL");
     let row = crate::db::dynamic(q).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(conn).await?;
     Ok(row.as_ref().map(sp_from_row).transpose()?)
 }
 
 /// Reads the live service principal of a client id in a tenant.
-pub async fn get_sp_by_app_id(conn: &mut AnyConnection, tenant: TenantId, app_id: &str) -> Result<Option<ServicePrincipal>, StoreError> {
-    let q = format!("SELECT {SP_COLUMNS} FROM service_principals WHERE tenant_id = $1 AND app_id = $2 AND deleted_at IS NULL");
-    let row = crate::db::dynamic(q).bind(tenant.to_string()).bind(app_id.to_ascii_lowercase()).fetch_optional(conn).await?;
+pub async fn get_sp_by_app_id(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    app_id: &str,
+) -> Result<Option<ServicePrincipal>, StoreError> {
+    let q = format!(
+        "SELECT {SP_COLUMNS} FROM service_principals WHERE tenant_id = $1 AND app_id = $2 AND deleted_at IS NULL"
+    );
+    let row =
+        crate::db::dynamic(q).bind(tenant.to_string()).bind(app_id.to_ascii_lowercase()).fetch_optional(conn).await?;
     Ok(row.as_ref().map(sp_from_row).transpose()?)
 }
 
@@ -431,7 +472,12 @@ pub enum Side {
 }
 
 /// Lists assignments held by a principal or granted on a resource.
-pub async fn assignments(conn: &mut AnyConnection, tenant: TenantId, side: Side, id: ObjectId) -> Result<Vec<AppRoleAssignment>, StoreError> {
+pub async fn assignments(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    side: Side,
+    id: ObjectId,
+) -> Result<Vec<AppRoleAssignment>, StoreError> {
     let col = match side {
         Side::Principal => "principal_id",
         Side::Resource => "resource_id",
@@ -442,7 +488,11 @@ pub async fn assignments(conn: &mut AnyConnection, tenant: TenantId, side: Side,
 }
 
 /// Reads one assignment.
-pub async fn get_assignment(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> Result<Option<AppRoleAssignment>, StoreError> {
+pub async fn get_assignment(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+) -> Result<Option<AppRoleAssignment>, StoreError> {
     let row = sqlx::query("SELECT * FROM app_role_assignments WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.to_string())
         .bind(id.to_string())
@@ -462,7 +512,12 @@ pub async fn delete_assignment(conn: &mut AnyConnection, tenant: TenantId, id: O
 }
 
 /// The app role ids a principal holds on a resource.
-pub async fn granted_roles(conn: &mut AnyConnection, tenant: TenantId, principal: ObjectId, resource: ObjectId) -> Result<Vec<String>, StoreError> {
+pub async fn granted_roles(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    principal: ObjectId,
+    resource: ObjectId,
+) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT app_role_id FROM app_role_assignments WHERE tenant_id = $1 AND principal_id = $2 AND resource_id = $3 ORDER BY app_role_id",
     )
@@ -474,12 +529,18 @@ pub async fn granted_roles(conn: &mut AnyConnection, tenant: TenantId, principal
 }
 
 /// Ids of soft-deleted service principals of a client id (deleted with their application).
-pub async fn deleted_sp_ids(conn: &mut AnyConnection, tenant: TenantId, app_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT id FROM service_principals WHERE tenant_id = $1 AND app_id = $2 AND deleted_at IS NOT NULL")
-        .bind(tenant.to_string())
-        .bind(app_id.to_ascii_lowercase())
-        .fetch_all(conn)
-        .await?)
+pub async fn deleted_sp_ids(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    app_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM service_principals WHERE tenant_id = $1 AND app_id = $2 AND deleted_at IS NOT NULL",
+    )
+    .bind(tenant.to_string())
+    .bind(app_id.to_ascii_lowercase())
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Brings a soft-deleted service principal back.

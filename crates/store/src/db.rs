@@ -58,7 +58,9 @@ impl StoreError {
     /// Maps unique-constraint violations to [`StoreError::Conflict`] with `what` as the message.
     pub fn conflict_as(self, what: &str) -> Self {
         match &self {
-            StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation() => StoreError::Conflict(what.into()),
+            StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                StoreError::Conflict(what.into())
+            }
             _ => self,
         }
     }
@@ -182,9 +184,11 @@ impl Store {
     pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
         let exists: i64 = match self.dialect {
             Dialect::Sqlite => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
-                    .fetch_one(&self.pool)
-                    .await?
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                )
+                .fetch_one(&self.pool)
+                .await?
             }
             Dialect::Postgres => {
                 sqlx::query_scalar(
@@ -320,17 +324,6 @@ pub fn ci_opt(s: Option<&str>) -> Option<String> {
     s.map(str::to_lowercase)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_redacted() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
-        assert_eq!(redact_url("sqlite://data/portico.db"), "sqlite://data/portico.db");
-    }
-}
-
 impl Store {
     /// Live users in a tenant (benchmarks and operators' checks).
     pub async fn count_users(&self, tenant: portico_core::ids::TenantId) -> Result<i64, StoreError> {
@@ -344,5 +337,16 @@ impl Store {
     pub async fn execute_maintenance(&self, sql: &'static str) -> Result<(), StoreError> {
         sqlx::query(sql).execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("sqlite://data/portico.db"), "sqlite://data/portico.db");
     }
 }

@@ -142,7 +142,12 @@ pub async fn update(conn: &mut AnyConnection, g: &Group) -> Result<(), StoreErro
 }
 
 /// Reads a group (live, or soft-deleted when `deleted`).
-pub async fn get(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId, deleted: bool) -> Result<Option<Group>, StoreError> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+    deleted: bool,
+) -> Result<Option<Group>, StoreError> {
     let cond = if deleted { "deleted_at IS NOT NULL" } else { "deleted_at IS NULL" };
     let q = format!("SELECT {COLUMNS} FROM directory_groups WHERE tenant_id = $1 AND id = $2 AND {cond}");
     let row = crate::db::dynamic(q).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(conn).await?;
@@ -184,7 +189,11 @@ pub async fn forget_object(conn: &mut AnyConnection, tenant: TenantId, id: Objec
 }
 
 /// Finds what kind of live directory object `id` is in this tenant.
-pub async fn resolve_object(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> Result<Option<ObjectKind>, StoreError> {
+pub async fn resolve_object(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+) -> Result<Option<ObjectKind>, StoreError> {
     let kind: Option<String> = sqlx::query_scalar(
         "SELECT 'user' FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL \
          UNION ALL SELECT 'group' FROM directory_groups WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL \
@@ -235,7 +244,12 @@ pub async fn add_link(
 }
 
 /// Removes a link; returns whether it existed.
-pub async fn remove_link(conn: &mut AnyConnection, rel: Relation, group: ObjectId, object: ObjectId) -> Result<bool, StoreError> {
+pub async fn remove_link(
+    conn: &mut AnyConnection,
+    rel: Relation,
+    group: ObjectId,
+    object: ObjectId,
+) -> Result<bool, StoreError> {
     let (t, idc, _) = rel.table();
     let q = format!("DELETE FROM {t} WHERE group_id = $1 AND {idc} = $2");
     let done = crate::db::dynamic(q).bind(group.to_string()).bind(object.to_string()).execute(conn).await?;
@@ -251,7 +265,11 @@ pub async fn count_links(conn: &mut AnyConnection, rel: Relation, group: ObjectI
 }
 
 /// Direct links of a group, ordered by object id.
-pub async fn links(conn: &mut AnyConnection, rel: Relation, group: ObjectId) -> Result<Vec<(ObjectId, ObjectKind)>, StoreError> {
+pub async fn links(
+    conn: &mut AnyConnection,
+    rel: Relation,
+    group: ObjectId,
+) -> Result<Vec<(ObjectId, ObjectKind)>, StoreError> {
     let (t, idc, kc) = rel.table();
     let q = format!("SELECT {idc} AS oid, {kc} AS kind FROM {t} WHERE group_id = $1 ORDER BY {idc}");
     let rows = crate::db::dynamic(q).bind(group.to_string()).fetch_all(conn).await?;
@@ -268,7 +286,10 @@ fn link_from_row(r: &AnyRow) -> Result<(ObjectId, ObjectKind), StoreError> {
 }
 
 /// Every member of a group and of the groups nested in it (cycles are harmless: UNION).
-pub async fn transitive_members(conn: &mut AnyConnection, group: ObjectId) -> Result<Vec<(ObjectId, ObjectKind)>, StoreError> {
+pub async fn transitive_members(
+    conn: &mut AnyConnection,
+    group: ObjectId,
+) -> Result<Vec<(ObjectId, ObjectKind)>, StoreError> {
     let rows = sqlx::query(
         "WITH RECURSIVE m(oid, kind) AS ( \
            SELECT member_id, member_type FROM group_members WHERE group_id = $1 \
@@ -283,7 +304,11 @@ pub async fn transitive_members(conn: &mut AnyConnection, group: ObjectId) -> Re
 }
 
 /// Groups an object is a direct member of.
-pub async fn member_of(conn: &mut AnyConnection, tenant: TenantId, object: ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+pub async fn member_of(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    object: ObjectId,
+) -> Result<Vec<ObjectId>, StoreError> {
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT gm.group_id FROM group_members gm JOIN directory_groups g ON g.id = gm.group_id \
          WHERE gm.member_id = $1 AND g.tenant_id = $2 AND g.deleted_at IS NULL ORDER BY gm.group_id",
@@ -296,7 +321,11 @@ pub async fn member_of(conn: &mut AnyConnection, tenant: TenantId, object: Objec
 }
 
 /// Groups an object belongs to directly or through nesting.
-pub async fn transitive_member_of(conn: &mut AnyConnection, tenant: TenantId, object: ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+pub async fn transitive_member_of(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    object: ObjectId,
+) -> Result<Vec<ObjectId>, StoreError> {
     let rows: Vec<String> = sqlx::query_scalar(
         "WITH RECURSIVE g(gid) AS ( \
            SELECT group_id FROM group_members WHERE member_id = $1 \
@@ -313,7 +342,11 @@ pub async fn transitive_member_of(conn: &mut AnyConnection, tenant: TenantId, ob
 }
 
 /// Groups owned by an object.
-pub async fn owned_groups(conn: &mut AnyConnection, tenant: TenantId, object: ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+pub async fn owned_groups(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    object: ObjectId,
+) -> Result<Vec<ObjectId>, StoreError> {
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT o.group_id FROM group_owners o JOIN directory_groups g ON g.id = o.group_id \
          WHERE o.owner_id = $1 AND g.tenant_id = $2 AND g.deleted_at IS NULL ORDER BY o.group_id",
@@ -331,7 +364,10 @@ pub async fn get_many(conn: &mut AnyConnection, tenant: TenantId, ids: &[ObjectI
         return Ok(vec![]);
     }
     let ph: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-    let q = format!("SELECT {COLUMNS} FROM directory_groups WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})", ph.join(", "));
+    let q = format!(
+        "SELECT {COLUMNS} FROM directory_groups WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
+        ph.join(", ")
+    );
     let mut query = crate::db::dynamic(q).bind(tenant.to_string());
     for id in ids {
         query = query.bind(id.to_string());

@@ -68,22 +68,30 @@ pub async fn insert(conn: &mut AnyConnection, k: &SigningKey) -> Result<(), Stor
 }
 
 /// Retires the tenant's active key(s): they stop signing now and stay published until `until`.
-pub async fn retire_active(conn: &mut AnyConnection, tenant: TenantId, now: i64, until: i64) -> Result<u64, StoreError> {
-    let done = sqlx::query("UPDATE signing_keys SET active = 0, retired_at = $2, expires_at = $3 WHERE tenant_id = $1 AND active = 1")
-        .bind(tenant.to_string())
-        .bind(now)
-        .bind(until)
-        .execute(conn)
-        .await?;
+pub async fn retire_active(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    now: i64,
+    until: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE signing_keys SET active = 0, retired_at = $2, expires_at = $3 WHERE tenant_id = $1 AND active = 1",
+    )
+    .bind(tenant.to_string())
+    .bind(now)
+    .bind(until)
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected())
 }
 
 /// The key that signs for the tenant now.
 pub async fn active(store: &Store, tenant: TenantId) -> Result<Option<SigningKey>, StoreError> {
-    let row = sqlx::query("SELECT * FROM signing_keys WHERE tenant_id = $1 AND active = 1 ORDER BY created_at DESC LIMIT 1")
-        .bind(tenant.to_string())
-        .fetch_optional(store.pool())
-        .await?;
+    let row =
+        sqlx::query("SELECT * FROM signing_keys WHERE tenant_id = $1 AND active = 1 ORDER BY created_at DESC LIMIT 1")
+            .bind(tenant.to_string())
+            .fetch_optional(store.pool())
+            .await?;
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
@@ -101,9 +109,7 @@ pub async fn published(store: &Store, tenant: TenantId, now: i64) -> Result<Vec<
 
 /// Deletes keys whose publication ended; returns how many.
 pub async fn prune(conn: &mut AnyConnection, now: i64) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM signing_keys WHERE active = 0 AND expires_at <= $1")
-        .bind(now)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM signing_keys WHERE active = 0 AND expires_at <= $1").bind(now).execute(conn).await?;
     Ok(done.rows_affected())
 }

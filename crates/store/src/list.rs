@@ -8,8 +8,8 @@
 use base64::Engine as _;
 use portico_odata::{Compiled, Value};
 use serde_json::json;
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::db::{Store, StoreError, bind_value, dynamic};
 
@@ -127,10 +127,21 @@ fn encode_token(v: serde_json::Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
 }
 
-fn json_to_value(v: &serde_json::Value) -> Result<Value, BadSkipToken> {
+/// Whether a sort column holds integers. Instants (`*_at`) are the only integer sort keys; every
+/// other sortable column is text.
+fn integer_column(column: &str) -> bool {
+    column.ends_with("_at")
+}
+
+/// A token key as a bind value of the column's type. The token comes from the client, so a key
+/// of the wrong type (or text PostgreSQL cannot hold, such as NUL) is a bad token, never a query
+/// the database would reject.
+fn json_to_value(v: &serde_json::Value, column: &str) -> Result<Value, BadSkipToken> {
     match v {
-        serde_json::Value::String(s) => Ok(Value::Text(s.clone())),
-        serde_json::Value::Number(n) => n.as_i64().map(Value::Int).ok_or(BadSkipToken),
+        serde_json::Value::Number(n) if integer_column(column) => n.as_i64().map(Value::Int).ok_or(BadSkipToken),
+        serde_json::Value::String(s) if !integer_column(column) && !s.contains('\0') && s.len() <= 1024 => {
+            Ok(Value::Text(s.clone()))
+        }
         _ => Err(BadSkipToken),
     }
 }
@@ -202,7 +213,8 @@ impl List {
             [(c, d)] => (vec![c, id], *d),
             many => (many.iter().map(|(c, _)| *c).chain([id]).collect(), false),
         };
-        let mut sql = format!("SELECT {}, {} FROM {} WHERE {}", self.columns, sort_select(&sort_cols), self.table, where_sql);
+        let mut sql =
+            format!("SELECT {}, {} FROM {} WHERE {}", self.columns, sort_select(&sort_cols), self.table, where_sql);
         let mut offset = 0i64;
         match position {
             Position::Start => {}
@@ -215,8 +227,8 @@ impl List {
                 } else {
                     sql.push_str(&format!(" AND ({lhs}) {cmp} ({})", rhs.join(", ")));
                 }
-                for v in &k {
-                    params.push(json_to_value(v)?);
+                for (v, col) in k.iter().zip(&sort_cols) {
+                    params.push(json_to_value(v, col)?);
                 }
             }
             Position::Offset(o) if !keyset => offset = o,
@@ -284,6 +296,16 @@ mod tests {
         assert_eq!(shift_params("a = $1 AND b IN ($2, $10)", 3), "a = $4 AND b IN ($5, $13)");
         assert_eq!(shift_params("x LIKE $1 ESCAPE '\\' -- é", 1), "x LIKE $2 ESCAPE '\\' -- é");
         assert_eq!(shift_params("cost $ 5", 2), "cost $ 5");
+    }
+
+    #[test]
+    fn token_keys_must_match_their_column_type() {
+        assert_eq!(json_to_value(&json!("abc"), "display_name_ci"), Ok(Value::Text("abc".into())));
+        assert_eq!(json_to_value(&json!(5), "activity_at"), Ok(Value::Int(5)));
+        assert_eq!(json_to_value(&json!(5), "id"), Err(BadSkipToken));
+        assert_eq!(json_to_value(&json!("5"), "activity_at"), Err(BadSkipToken));
+        assert_eq!(json_to_value(&json!("a\u{0}b"), "id"), Err(BadSkipToken));
+        assert_eq!(json_to_value(&json!(null), "id"), Err(BadSkipToken));
     }
 
     #[test]

@@ -8,7 +8,9 @@ use crate::db::StoreError;
 /// their memberships, ownerships and assignments. Returns how many objects went.
 pub async fn purge_deleted_before(conn: &mut AnyConnection, cutoff: i64) -> Result<u64, StoreError> {
     let mut total = 0;
-    for (table, links) in [("users", true), ("directory_groups", true), ("service_principals", true), ("applications", false)] {
+    for (table, links) in
+        [("users", true), ("directory_groups", true), ("service_principals", true), ("applications", false)]
+    {
         if links {
             for q in [
                 "DELETE FROM group_members WHERE member_id IN (SELECT id FROM {t} WHERE deleted_at IS NOT NULL AND deleted_at < $1)",

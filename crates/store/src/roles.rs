@@ -61,7 +61,11 @@ pub async fn insert(conn: &mut AnyConnection, a: &RoleAssignment) -> Result<(), 
 }
 
 /// Reads one assignment.
-pub async fn get(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> Result<Option<RoleAssignment>, StoreError> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+) -> Result<Option<RoleAssignment>, StoreError> {
     let q = format!("SELECT {COLUMNS} FROM role_assignments WHERE tenant_id = $1 AND id = $2");
     let row = crate::db::dynamic(q).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(conn).await?;
     Ok(row.as_ref().map(from_row).transpose()?)
@@ -78,7 +82,11 @@ pub async fn delete(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) ->
 }
 
 /// The role template ids a principal holds tenant-wide (for the `wids` claim).
-pub async fn roles_of(conn: &mut AnyConnection, tenant: TenantId, principal: ObjectId) -> Result<Vec<String>, StoreError> {
+pub async fn roles_of(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    principal: ObjectId,
+) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT DISTINCT role_definition_id FROM role_assignments WHERE tenant_id = $1 AND principal_id = $2 ORDER BY role_definition_id",
     )

@@ -46,7 +46,11 @@ pub static USER: EntitySchema = EntitySchema {
         text("mailNickname", "mail_nickname", "mail_nickname_ci", TEXT),
         f(
             "otherMails",
-            FieldKind::TextCollection { table: "user_other_mails", owner_column: "user_id", value_ci_column: "value_ci" },
+            FieldKind::TextCollection {
+                table: "user_other_mails",
+                owner_column: "user_id",
+                value_ci_column: "value_ci",
+            },
             ANY,
         ),
         f(
@@ -77,11 +81,7 @@ pub static USER: EntitySchema = EntitySchema {
             FieldKind::Enum { column: "external_user_state", values: &["PendingAcceptance", "Accepted"] },
             EQ,
         ),
-        f(
-            "externalUserStateChangeDateTime",
-            FieldKind::DateTime { column: "external_user_state_changed_at" },
-            RANGE,
-        ),
+        f("externalUserStateChangeDateTime", FieldKind::DateTime { column: "external_user_state_changed_at" }, RANGE),
         f("createdDateTime", FieldKind::DateTime { column: "created_at" }, RANGE),
         text("companyName", "company_name", "company_name_ci", TEXT),
         text("jobTitle", "job_title", "job_title_ci", TEXT),
@@ -133,7 +133,12 @@ pub static APPLICATION: EntitySchema = EntitySchema {
             "signInAudience",
             FieldKind::Enum {
                 column: "sign_in_audience",
-                values: &["AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"],
+                values: &[
+                    "AzureADMyOrg",
+                    "AzureADMultipleOrgs",
+                    "AzureADandPersonalMicrosoftAccount",
+                    "PersonalMicrosoftAccount",
+                ],
             },
             EQ,
         ),
@@ -164,7 +169,10 @@ pub static SERVICE_PRINCIPAL: EntitySchema = EntitySchema {
         f("accountEnabled", FieldKind::Bool { column: "account_enabled" }, EQ),
         f(
             "servicePrincipalType",
-            FieldKind::Enum { column: "service_principal_type", values: &["Application", "ManagedIdentity", "Legacy", "SocialIdp"] },
+            FieldKind::Enum {
+                column: "service_principal_type",
+                values: &["Application", "ManagedIdentity", "Legacy", "SocialIdp"],
+            },
             EQ,
         ),
         guid("appOwnerOrganizationId", "app_owner_organization_id"),
@@ -193,7 +201,10 @@ pub static DIRECTORY_AUDIT: EntitySchema = EntitySchema {
         f("result", FieldKind::Enum { column: "result", values: &["success", "failure", "timeout"] }, EQ),
         f(
             "operationType",
-            FieldKind::Enum { column: "operation_type", values: &["Add", "Update", "Delete", "Assign", "Unassign", "Other"] },
+            FieldKind::Enum {
+                column: "operation_type",
+                values: &["Add", "Update", "Delete", "Assign", "Unassign", "Other"],
+            },
             EQ,
         ),
         plain("loggedByService"),

@@ -300,7 +300,10 @@ pub async fn load_collections(conn: &mut AnyConnection, users: &mut [User]) -> R
     }
     let ids: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
     let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let q = format!("SELECT user_id, value FROM user_other_mails WHERE user_id IN ({}) ORDER BY user_id, position", ph.join(", "));
+    let q = format!(
+        "SELECT user_id, value FROM user_other_mails WHERE user_id IN ({}) ORDER BY user_id, position",
+        ph.join(", ")
+    );
     let mut query = crate::db::dynamic(q);
     for id in &ids {
         query = query.bind(id.clone());
@@ -352,7 +355,12 @@ impl Deleted {
 }
 
 /// Reads a user by id.
-pub async fn get(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId, which: Deleted) -> Result<Option<User>, StoreError> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+    which: Deleted,
+) -> Result<Option<User>, StoreError> {
     let q = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2 AND {}", which.sql());
     let row = crate::db::dynamic(q).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
@@ -377,7 +385,11 @@ pub async fn get_by_upn(conn: &mut AnyConnection, tenant: TenantId, upn: &str) -
 pub async fn purge(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> Result<bool, StoreError> {
     let id_s = id.to_string();
     let t = tenant.to_string();
-    let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2").bind(&t).bind(&id_s).execute(&mut *conn).await?;
+    let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(&t)
+        .bind(&id_s)
+        .execute(&mut *conn)
+        .await?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }
@@ -408,7 +420,10 @@ pub async fn get_many(conn: &mut AnyConnection, tenant: TenantId, ids: &[ObjectI
         return Ok(vec![]);
     }
     let ph: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-    let q = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})", ph.join(", "));
+    let q = format!(
+        "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
+        ph.join(", ")
+    );
     let mut query = crate::db::dynamic(q).bind(tenant.to_string());
     for id in ids {
         query = query.bind(id.to_string());

@@ -123,7 +123,9 @@ async fn migrate_on_an_empty_database_creates_the_schema_and_a_second_run_is_a_n
     let known = store.known_version();
     assert!(known >= 1);
     assert_eq!(store.schema_status().await.unwrap(), SchemaStatus::Empty);
-    assert!(matches!(store.require_current().await, Err(StoreError::SchemaBehind { found: 0, known: k }) if k == known));
+    assert!(
+        matches!(store.require_current().await, Err(StoreError::SchemaBehind { found: 0, known: k }) if k == known)
+    );
 
     assert_eq!(store.migrate().await.unwrap(), known as usize);
     assert_eq!(store.schema_status().await.unwrap(), SchemaStatus::Current(known));
@@ -147,7 +149,9 @@ async fn a_schema_newer_than_this_build_is_refused(store: Store) {
 
     assert_eq!(store.schema_status().await.unwrap(), SchemaStatus::TooNew { found: 999, known });
     assert!(matches!(store.migrate().await, Err(StoreError::SchemaTooNew { found: 999, known: k }) if k == known));
-    assert!(matches!(store.require_current().await, Err(StoreError::SchemaTooNew { found: 999, known: k }) if k == known));
+    assert!(
+        matches!(store.require_current().await, Err(StoreError::SchemaTooNew { found: 999, known: k }) if k == known)
+    );
 }
 
 async fn every_migration_has_a_twin_and_known_version_counts_them(store: Store) {
@@ -215,17 +219,27 @@ async fn the_row_helpers_bind_and_decode_values_on_this_engine(store: Store) {
     assert!(flag(&row, "force_change_password").unwrap());
     assert_eq!(row.try_get::<String, _>("display_name").unwrap(), "alice");
 
-    let q = bind_value(dynamic("SELECT COUNT(*) FROM users WHERE COALESCE(mail, '-') = COALESCE($1, '-')".into()), &Value::Null);
+    let q = bind_value(
+        dynamic("SELECT COUNT(*) FROM users WHERE COALESCE(mail, '-') = COALESCE($1, '-')".into()),
+        &Value::Null,
+    );
     let nulls: i64 = q.fetch_one(store.pool()).await.unwrap().try_get(0).unwrap();
     assert_eq!(nulls, 1, "a Null binds as SQL NULL");
 
-    let row = sqlx::query("SELECT branding FROM tenants WHERE id = $1").bind(t.to_string()).fetch_one(store.pool()).await.unwrap();
+    let row = sqlx::query("SELECT branding FROM tenants WHERE id = $1")
+        .bind(t.to_string())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(json_col(&row, "branding").unwrap(), json!({}));
 
     assert_eq!(ci("ÉMILE@Contoso.TEST"), "émile@contoso.test");
     assert_eq!(ci_opt(Some("AbC")), Some("abc".to_string()));
     assert_eq!(ci_opt(None), None);
-    assert!(matches!(StoreError::NotFound.conflict_as("x"), StoreError::NotFound), "only unique violations become conflicts");
+    assert!(
+        matches!(StoreError::NotFound.conflict_as("x"), StoreError::NotFound),
+        "only unique violations become conflicts"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,7 +273,11 @@ async fn tenants_are_inserted_read_updated_listed_and_counted(store: Store) {
     changed.initial_domain = "renamed.portico.test".into();
     tenants::update(&mut c, &changed).await.unwrap();
     let read = tenants::get(&mut c, first.id).await.unwrap().unwrap();
-    assert_eq!(read, tenants::Tenant { initial_domain: first.initial_domain.clone(), ..changed }, "the initial domain never changes");
+    assert_eq!(
+        read,
+        tenants::Tenant { initial_domain: first.initial_domain.clone(), ..changed },
+        "the initial domain never changes"
+    );
 
     let ghost = tenant("ghost");
     assert!(matches!(tenants::update(&mut c, &ghost).await, Err(StoreError::NotFound)));
@@ -295,8 +313,14 @@ async fn a_verified_domain_name_cannot_be_verified_by_a_second_tenant(store: Sto
     assert!(matches!(tenants::verify_domain(&mut c, second, "shared.test", NOW).await, Err(StoreError::Conflict(_))));
     assert!(!tenants::get_domain(&mut c, second, "shared.test").await.unwrap().unwrap().is_verified);
     let third = add_tenant(&store, "adatum").await;
-    assert!(matches!(tenants::insert_domain(&mut c, &domain(third, "shared.test", true)).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(tenants::insert_domain(&mut c, &domain(third, "SHARED.test", true)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        tenants::insert_domain(&mut c, &domain(third, "shared.test", true)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        tenants::insert_domain(&mut c, &domain(third, "SHARED.test", true)).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(tenants::resolve(&store, "shared.test").await.unwrap(), Some(first));
 
     // Once the first tenant lets go, the second can verify it.
@@ -310,12 +334,16 @@ async fn domains_are_listed_defaulted_verified_and_deleted_whatever_the_case_of_
     let mut c = conn(&store).await;
     tenants::insert_domain(&mut c, &domain(t, "Fabrikam.TEST", false)).await.unwrap();
     tenants::insert_domain(&mut c, &domain(t, "alpha.test", true)).await.unwrap();
-    assert!(matches!(tenants::insert_domain(&mut c, &domain(t, "FABRIKAM.test", false)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        tenants::insert_domain(&mut c, &domain(t, "FABRIKAM.test", false)).await,
+        Err(StoreError::Conflict(_))
+    ));
 
     let names = |ds: &[tenants::Domain]| ds.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
     let listed = tenants::list_domains(&mut c, t).await.unwrap();
     assert_eq!(names(&listed), ["contoso.portico.test", "alpha.test", "fabrikam.test"], "initial first, then by name");
-    let defaults = |ds: &[tenants::Domain]| ds.iter().filter(|d| d.is_default).map(|d| d.name.clone()).collect::<Vec<_>>();
+    let defaults =
+        |ds: &[tenants::Domain]| ds.iter().filter(|d| d.is_default).map(|d| d.name.clone()).collect::<Vec<_>>();
     assert_eq!(defaults(&listed), ["contoso.portico.test"]);
 
     let d = tenants::get_domain(&mut c, t, "FABRIKAM.Test").await.unwrap().unwrap();
@@ -329,7 +357,11 @@ async fn domains_are_listed_defaulted_verified_and_deleted_whatever_the_case_of_
     assert_eq!(defaults(&tenants::list_domains(&mut c, t).await.unwrap()), ["fabrikam.test"], "exactly one default");
     assert!(matches!(tenants::set_default_domain(&mut c, t, "nowhere.test").await, Err(StoreError::NotFound)));
     assert!(matches!(tenants::verify_domain(&mut c, t, "nowhere.test", NOW).await, Err(StoreError::NotFound)));
-    assert_eq!(defaults(&tenants::list_domains(&mut c, t).await.unwrap()), ["fabrikam.test"], "a failed change keeps the default");
+    assert_eq!(
+        defaults(&tenants::list_domains(&mut c, t).await.unwrap()),
+        ["fabrikam.test"],
+        "a failed change keeps the default"
+    );
 
     assert!(tenants::delete_domain(&mut c, t, "Alpha.Test").await.unwrap());
     assert!(!tenants::delete_domain(&mut c, t, "alpha.test").await.unwrap());
@@ -380,7 +412,11 @@ fn full_user(tenant: TenantId, name: &str) -> User {
                 issuer: "contoso.test".into(),
                 issuer_assigned_id: Some(format!("{name}@contoso.test")),
             },
-            Identity { sign_in_type: "federated".into(), issuer: "https://idp.example".into(), issuer_assigned_id: None },
+            Identity {
+                sign_in_type: "federated".into(),
+                issuer: "https://idp.example".into(),
+                issuer_assigned_id: None,
+            },
         ],
         account_enabled: false,
         user_type: "Guest".into(),
@@ -426,7 +462,10 @@ async fn duplicate_upn_in_one_tenant_is_a_conflict(store: Store) {
     let mut bob = add_user(&store, t, "bob").await;
     bob.user_principal_name = "Alice@Example.Test".into();
     assert!(matches!(users::update(&mut c, &bob).await, Err(StoreError::Conflict(_))));
-    assert_eq!(users::get(&mut c, t, bob.id, Deleted::Exclude).await.unwrap().unwrap().user_principal_name, "bob@example.test");
+    assert_eq!(
+        users::get(&mut c, t, bob.id, Deleted::Exclude).await.unwrap().unwrap().user_principal_name,
+        "bob@example.test"
+    );
 }
 
 async fn the_same_upn_in_another_tenant_is_fine(store: Store) {
@@ -451,8 +490,11 @@ async fn updating_a_user_replaces_its_collections(store: Store) {
     changed.mail = None;
     changed.account_enabled = true;
     changed.other_mails = vec!["new@home.example".into()];
-    changed.identities =
-        vec![Identity { sign_in_type: "emailAddress".into(), issuer: "mail".into(), issuer_assigned_id: Some("new@home.example".into()) }];
+    changed.identities = vec![Identity {
+        sign_in_type: "emailAddress".into(),
+        issuer: "mail".into(),
+        issuer_assigned_id: Some("new@home.example".into()),
+    }];
     changed.created_at = NOW + 99; // not updatable
     users::update(&mut c, &changed).await.unwrap();
     let read = users::get(&mut c, t, u.id, Deleted::Exclude).await.unwrap().unwrap();
@@ -482,7 +524,8 @@ async fn a_soft_deleted_user_is_only_found_among_deleted_users(store: Store) {
     assert_eq!(users::get(&mut c, t, u.id, Deleted::Exclude).await.unwrap(), None);
     assert_eq!(users::get(&mut c, t, u.id, Deleted::Only).await.unwrap().as_ref(), Some(&u));
     assert_eq!(users::get_by_upn(&mut c, t, &u.user_principal_name).await.unwrap(), None);
-    let many: Vec<ObjectId> = users::get_many(&mut c, t, &[u.id, keep.id]).await.unwrap().iter().map(|x| x.id).collect();
+    let many: Vec<ObjectId> =
+        users::get_many(&mut c, t, &[u.id, keep.id]).await.unwrap().iter().map(|x| x.id).collect();
     assert_eq!(many, vec![keep.id]);
     assert_eq!(groups::resolve_object(&mut c, t, u.id).await.unwrap(), None);
 
@@ -504,7 +547,9 @@ async fn purging_a_user_removes_its_memberships_ownerships_and_assignments(store
     for who in [u.id, bob.id] {
         groups::add_link(&mut c, Relation::Members, g.id, who, ObjectKind::User).await.unwrap();
         groups::add_link(&mut c, Relation::Owners, g.id, who, ObjectKind::User).await.unwrap();
-        apps::insert_assignment(&mut c, &assignment(t, who, resource.id, "00000000-0000-0000-0000-000000000000")).await.unwrap();
+        apps::insert_assignment(&mut c, &assignment(t, who, resource.id, "00000000-0000-0000-0000-000000000000"))
+            .await
+            .unwrap();
         roles::insert(&mut c, &role(t, who, "62e90394-69f5-4237-9190-012177145e10")).await.unwrap();
     }
 
@@ -516,15 +561,20 @@ async fn purging_a_user_removes_its_memberships_ownerships_and_assignments(store
     assert_eq!(groups::links(&mut c, Relation::Members, g.id).await.unwrap(), vec![(bob.id, ObjectKind::User)]);
     assert_eq!(groups::links(&mut c, Relation::Owners, g.id).await.unwrap(), vec![(bob.id, ObjectKind::User)]);
     assert!(apps::assignments(&mut c, t, Side::Principal, u.id).await.unwrap().is_empty());
-    assert_eq!(apps::assignments(&mut c, t, Side::Resource, resource.id).await.unwrap().len(), 1, "bob's assignment stays");
+    assert_eq!(
+        apps::assignments(&mut c, t, Side::Resource, resource.id).await.unwrap().len(),
+        1,
+        "bob's assignment stays"
+    );
     assert!(roles::roles_of(&mut c, t, u.id).await.unwrap().is_empty());
     assert_eq!(roles::roles_of(&mut c, t, bob.id).await.unwrap().len(), 1);
     for table in ["user_other_mails", "user_identities"] {
-        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1")))
-            .bind(u.id.to_string())
-            .fetch_one(&mut *c)
-            .await
-            .unwrap();
+        let left: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1")))
+                .bind(u.id.to_string())
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
         assert_eq!(left, 0, "{table} rows of the purged user remain");
     }
     assert!(!users::purge(&mut c, t, u.id).await.unwrap(), "a second purge finds nothing");
@@ -585,7 +635,10 @@ async fn load_collections_fills_a_batch_of_listed_users(store: Store) {
 
     let mut listed = users_list(t, None).run(&store, users::from_row).await.unwrap().items;
     assert_eq!(listed.len(), 3);
-    assert!(listed.iter().all(|u| u.other_mails.is_empty() && u.identities.is_empty()), "from_row leaves collections empty");
+    assert!(
+        listed.iter().all(|u| u.other_mails.is_empty() && u.identities.is_empty()),
+        "from_row leaves collections empty"
+    );
     users::load_collections(&mut c, &mut listed).await.unwrap();
     listed.sort_by_key(|u| u.mail_nickname.clone());
     assert_eq!(listed, vec![a, b, plain]);
@@ -711,7 +764,8 @@ async fn another_tenants_id_reaches_no_audit_entry(store: Store) {
     audit::insert(&mut c, &audit(other, NOW, "UserManagement", "Add user")).await.unwrap();
 
     assert_eq!(audit::get(&mut c, other, e.id).await.unwrap(), None);
-    let theirs = list("audit_logs", audit::COLUMNS, vec![in_tenant(other, false)]).run(&store, audit::from_row).await.unwrap();
+    let theirs =
+        list("audit_logs", audit::COLUMNS, vec![in_tenant(other, false)]).run(&store, audit::from_row).await.unwrap();
     assert_eq!(theirs.items.len(), 1);
     assert!(theirs.items.iter().all(|x| x.tenant_id == other && x.id != e.id));
 }
@@ -724,8 +778,11 @@ async fn another_tenants_id_reaches_no_audit_entry(store: Store) {
 /// another tenant holds a lookalike of alice. Each user's mail nickname is its short name.
 async fn filter_fixture(store: &Store) -> (TenantId, User) {
     let (t, other) = two_tenants(store).await;
-    let ident =
-        |issuer: &str, id: &str| Identity { sign_in_type: "federated".into(), issuer: issuer.into(), issuer_assigned_id: Some(id.into()) };
+    let ident = |issuer: &str, id: &str| Identity {
+        sign_in_type: "federated".into(),
+        issuer: issuer.into(),
+        issuer_assigned_id: Some(id.into()),
+    };
     let alice = User {
         display_name: "Alice Adams".into(),
         user_principal_name: "alice@contoso.test".into(),
@@ -761,7 +818,8 @@ async fn filter_fixture(store: &Store) -> (TenantId, User) {
         deleted_at: Some(day(2024, 2, 2)),
         ..user(t, "alfred")
     };
-    let lookalike = User { tenant_id: other, id: ObjectId::new(), mail_nickname: Some("other".into()), ..alice.clone() };
+    let lookalike =
+        User { tenant_id: other, id: ObjectId::new(), mail_nickname: Some("other".into()), ..alice.clone() };
     let mut c = conn(store).await;
     for u in [&alice, &albert, &bob, &alfred, &lookalike] {
         users::insert(&mut c, u).await.unwrap();
@@ -783,7 +841,10 @@ async fn odata_filters_select_exactly_the_matching_live_users_of_the_tenant(stor
         ("startsWith(displayName,'aLB')".into(), &["albert"]),
         ("endsWith(mail,'@FABRIKAM.test')".into(), &["bob"]),
         ("endsWith(userPrincipalName,'@contoso.test')".into(), &["albert", "alice", "bob"]),
-        ("userPrincipalName in ('ALICE@contoso.test', 'bob@CONTOSO.test', 'nobody@contoso.test')".into(), &["alice", "bob"]),
+        (
+            "userPrincipalName in ('ALICE@contoso.test', 'bob@CONTOSO.test', 'nobody@contoso.test')".into(),
+            &["alice", "bob"],
+        ),
         ("mail ne 'bob@fabrikam.test'".into(), &["albert", "alice"]),
         ("not(mail eq 'bob@fabrikam.test')".into(), &["albert", "alice"]),
         ("not(startsWith(mail,'alice'))".into(), &["albert", "bob"]),
@@ -808,8 +869,12 @@ async fn odata_filters_select_exactly_the_matching_live_users_of_the_tenant(stor
         (format!("id eq '{}'", alice.id.to_string().to_uppercase()), &["alice"]),
     ];
     for (filter, want) in &cases {
-        let compiled = portico_odata::filter(filter, &schema::USER, store.dialect(), 1).unwrap_or_else(|e| panic!("{filter}: {e}"));
-        let page = users_list(t, Some(compiled.into())).run(&store, users::from_row).await.unwrap_or_else(|e| panic!("{filter}: {e}"));
+        let compiled = portico_odata::filter(filter, &schema::USER, store.dialect(), 1)
+            .unwrap_or_else(|e| panic!("{filter}: {e}"));
+        let page = users_list(t, Some(compiled.into()))
+            .run(&store, users::from_row)
+            .await
+            .unwrap_or_else(|e| panic!("{filter}: {e}"));
         assert_eq!(nicknames(&page.items), *want, "$filter={filter}");
         assert!(page.next.is_none() && page.count.is_none());
     }
@@ -827,15 +892,20 @@ async fn odata_search_matches_word_prefixes(store: Store) {
         (r#""displayName:lice""#, &[]),
     ];
     for (search, want) in cases {
-        let compiled = portico_odata::search(search, &schema::USER, store.dialect(), 1).unwrap_or_else(|e| panic!("{search}: {e}"));
-        let page = users_list(t, Some(compiled.into())).run(&store, users::from_row).await.unwrap_or_else(|e| panic!("{search}: {e}"));
+        let compiled = portico_odata::search(search, &schema::USER, store.dialect(), 1)
+            .unwrap_or_else(|e| panic!("{search}: {e}"));
+        let page = users_list(t, Some(compiled.into()))
+            .run(&store, users::from_row)
+            .await
+            .unwrap_or_else(|e| panic!("{search}: {e}"));
         assert_eq!(nicknames(&page.items), *want, "$search={search}");
     }
 }
 
 async fn count_reports_every_match_whatever_the_page_size(store: Store) {
     let (t, _) = filter_fixture(&store).await;
-    let members = || Cond::from(portico_odata::filter("userType eq 'Member'", &schema::USER, store.dialect(), 1).unwrap());
+    let members =
+        || Cond::from(portico_odata::filter("userType eq 'Member'", &schema::USER, store.dialect(), 1).unwrap());
     let mut l = users_list(t, Some(members()));
     l.top = 1;
     l.count = true;
@@ -936,8 +1006,9 @@ async fn keyset_paging_by_display_name_visits_every_row_once_in_order_both_ways(
 
 async fn multi_key_order_pages_by_offset_and_visits_every_row_once(store: Store) {
     let (t, rows) = paging_fixture(&store).await;
-    let want =
-        ids_sorted_by(&rows, |u| (u.display_name.to_lowercase(), std::cmp::Reverse(u.user_principal_name.clone()), u.id.to_string()));
+    let want = ids_sorted_by(&rows, |u| {
+        (u.display_name.to_lowercase(), std::cmp::Reverse(u.user_principal_name.clone()), u.id.to_string())
+    });
     let l = List { order: vec![("display_name_ci", false), ("upn_ci", true)], ..users_list(t, None) };
     assert_eq!(visit(&store, l).await, want);
 }
@@ -967,8 +1038,12 @@ async fn a_garbage_or_foreign_skiptoken_is_a_token_error(store: Store) {
     let offset = List { order: vec![("display_name_ci", false), ("upn_ci", false)], ..users_list(t, None) };
     let keyset_token = keyset.run(&store, users::from_row).await.unwrap().next.unwrap();
     let offset_token = offset.run(&store, users::from_row).await.unwrap().next.unwrap();
-    let named_token =
-        List { order: vec![("display_name_ci", false)], ..users_list(t, None) }.run(&store, users::from_row).await.unwrap().next.unwrap();
+    let named_token = List { order: vec![("display_name_ci", false)], ..users_list(t, None) }
+        .run(&store, users::from_row)
+        .await
+        .unwrap()
+        .next
+        .unwrap();
 
     for (l, token) in [
         (&keyset, "not a token!".to_string()),
@@ -996,8 +1071,12 @@ async fn groups_applications_service_principals_and_role_assignments_list_throug
     mail.mail_enabled = true;
     groups::insert(&mut c, &mail).await.unwrap();
     add_group(&store, other, "Engineering").await;
-    let f = portico_odata::filter("securityEnabled eq true and startsWith(displayName,'ENG')", &schema::GROUP, d, 1).unwrap();
-    let got = list("directory_groups", groups::COLUMNS, vec![in_tenant(t, true), f.into()]).run(&store, groups::from_row).await.unwrap();
+    let f = portico_odata::filter("securityEnabled eq true and startsWith(displayName,'ENG')", &schema::GROUP, d, 1)
+        .unwrap();
+    let got = list("directory_groups", groups::COLUMNS, vec![in_tenant(t, true), f.into()])
+        .run(&store, groups::from_row)
+        .await
+        .unwrap();
     assert_eq!(got.items, vec![eng]);
 
     let (mut multi, _) = add_app(&store, t, "Multi").await;
@@ -1005,16 +1084,26 @@ async fn groups_applications_service_principals_and_role_assignments_list_throug
     apps::update_app(&mut c, &multi).await.unwrap();
     add_app(&store, t, "Single").await;
     let f = portico_odata::filter("signInAudience eq 'azureadmultipleorgs'", &schema::APPLICATION, d, 1).unwrap();
-    let got = list("applications", apps::APP_COLUMNS, vec![in_tenant(t, true), f.into()]).run(&store, apps::app_from_row).await.unwrap();
+    let got = list("applications", apps::APP_COLUMNS, vec![in_tenant(t, true), f.into()])
+        .run(&store, apps::app_from_row)
+        .await
+        .unwrap();
     assert_eq!(got.items, vec![multi.clone()]);
 
     let (_, mut disabled) = add_app(&store, t, "Disabled").await;
     disabled.account_enabled = false;
     apps::update_sp(&mut c, &disabled).await.unwrap();
-    let f = portico_odata::filter("servicePrincipalType eq 'application' and accountEnabled eq false", &schema::SERVICE_PRINCIPAL, d, 1)
+    let f = portico_odata::filter(
+        "servicePrincipalType eq 'application' and accountEnabled eq false",
+        &schema::SERVICE_PRINCIPAL,
+        d,
+        1,
+    )
+    .unwrap();
+    let got = list("service_principals", apps::SP_COLUMNS, vec![in_tenant(t, true), f.into()])
+        .run(&store, apps::sp_from_row)
+        .await
         .unwrap();
-    let got =
-        list("service_principals", apps::SP_COLUMNS, vec![in_tenant(t, true), f.into()]).run(&store, apps::sp_from_row).await.unwrap();
     assert_eq!(got.items, vec![disabled]);
 
     let u = add_user(&store, t, "alice").await;
@@ -1022,7 +1111,10 @@ async fn groups_applications_service_principals_and_role_assignments_list_throug
     roles::insert(&mut c, &r).await.unwrap();
     roles::insert(&mut c, &role(t, ObjectId::new(), "62e90394-69f5-4237-9190-012177145e10")).await.unwrap();
     let f = portico_odata::filter(&format!("principalId eq '{}'", u.id), &schema::ROLE_ASSIGNMENT, d, 1).unwrap();
-    let got = list("role_assignments", roles::COLUMNS, vec![in_tenant(t, false), f.into()]).run(&store, roles::from_row).await.unwrap();
+    let got = list("role_assignments", roles::COLUMNS, vec![in_tenant(t, false), f.into()])
+        .run(&store, roles::from_row)
+        .await
+        .unwrap();
     assert_eq!(got.items, vec![r]);
 }
 
@@ -1082,7 +1174,10 @@ async fn adding_a_link_twice_returns_false_and_removing_reports_existence(store:
     assert!(!groups::add_link(&mut c, Relation::Members, g.id, u.id, ObjectKind::User).await.unwrap());
     assert!(groups::add_link(&mut c, Relation::Members, g.id, sub.id, ObjectKind::Group).await.unwrap());
     assert!(groups::add_link(&mut c, Relation::Members, g.id, s.id, ObjectKind::ServicePrincipal).await.unwrap());
-    assert!(groups::add_link(&mut c, Relation::Owners, g.id, u.id, ObjectKind::User).await.unwrap(), "owners are a separate relation");
+    assert!(
+        groups::add_link(&mut c, Relation::Owners, g.id, u.id, ObjectKind::User).await.unwrap(),
+        "owners are a separate relation"
+    );
     assert_eq!(groups::count_links(&mut c, Relation::Members, g.id).await.unwrap(), 3);
     assert_eq!(groups::count_links(&mut c, Relation::Owners, g.id).await.unwrap(), 1);
 
@@ -1096,14 +1191,19 @@ async fn adding_a_link_twice_returns_false_and_removing_reports_existence(store:
     assert!(groups::remove_link(&mut c, Relation::Members, g.id, u.id).await.unwrap());
     assert!(!groups::remove_link(&mut c, Relation::Members, g.id, u.id).await.unwrap());
     assert_eq!(groups::count_links(&mut c, Relation::Members, g.id).await.unwrap(), 2);
-    assert_eq!(groups::links(&mut c, Relation::Owners, g.id).await.unwrap(), vec![(u.id, ObjectKind::User)], "ownership is untouched");
+    assert_eq!(
+        groups::links(&mut c, Relation::Owners, g.id).await.unwrap(),
+        vec![(u.id, ObjectKind::User)],
+        "ownership is untouched"
+    );
 }
 
 async fn transitive_members_follow_nesting_and_terminate_on_cycles(store: Store) {
     let t = add_tenant(&store, "contoso").await;
     let mut c = conn(&store).await;
     let [a, b, d] = [add_group(&store, t, "A").await, add_group(&store, t, "B").await, add_group(&store, t, "C").await];
-    let [u1, u2, u3] = [add_user(&store, t, "u1").await, add_user(&store, t, "u2").await, add_user(&store, t, "u3").await];
+    let [u1, u2, u3] =
+        [add_user(&store, t, "u1").await, add_user(&store, t, "u2").await, add_user(&store, t, "u3").await];
     for (g, m, k) in [
         (a.id, u1.id, ObjectKind::User),
         (a.id, b.id, ObjectKind::Group),
@@ -1118,7 +1218,10 @@ async fn transitive_members_follow_nesting_and_terminate_on_cycles(store: Store)
         v.sort_by_key(|(id, _)| id.to_string());
         v
     };
-    let of_a = tokio::time::timeout(Duration::from_secs(10), groups::transitive_members(&mut c, a.id)).await.expect("terminates").unwrap();
+    let of_a = tokio::time::timeout(Duration::from_secs(10), groups::transitive_members(&mut c, a.id))
+        .await
+        .expect("terminates")
+        .unwrap();
     assert_eq!(
         of_a,
         sorted(vec![
@@ -1149,7 +1252,11 @@ async fn transitive_members_follow_nesting_and_terminate_on_cycles(store: Store)
     };
     assert_eq!(groups::member_of(&mut c, t, u3.id).await.unwrap(), vec![d.id]);
     assert_eq!(groups::transitive_member_of(&mut c, t, u3.id).await.unwrap(), ids(vec![a.id, b.id, d.id]));
-    assert_eq!(groups::transitive_member_of(&mut c, t, a.id).await.unwrap(), vec![b.id], "not itself, despite the cycle");
+    assert_eq!(
+        groups::transitive_member_of(&mut c, t, a.id).await.unwrap(),
+        vec![b.id],
+        "not itself, despite the cycle"
+    );
     assert_eq!(groups::transitive_member_of(&mut c, t, u1.id).await.unwrap(), ids(vec![a.id, b.id]));
 }
 
@@ -1186,7 +1293,11 @@ async fn resolve_object_tells_users_groups_and_service_principals_apart(store: S
     assert_eq!(groups::resolve_object(&mut c, t, u.id).await.unwrap(), Some(ObjectKind::User));
     assert_eq!(groups::resolve_object(&mut c, t, g.id).await.unwrap(), Some(ObjectKind::Group));
     assert_eq!(groups::resolve_object(&mut c, t, s.id).await.unwrap(), Some(ObjectKind::ServicePrincipal));
-    assert_eq!(groups::resolve_object(&mut c, t, a.id).await.unwrap(), None, "an application is not a directory member");
+    assert_eq!(
+        groups::resolve_object(&mut c, t, a.id).await.unwrap(),
+        None,
+        "an application is not a directory member"
+    );
     assert_eq!(groups::resolve_object(&mut c, t, ObjectId::new()).await.unwrap(), None);
     s.deleted_at = Some(NOW);
     apps::update_sp(&mut c, &s).await.unwrap();
@@ -1224,16 +1335,25 @@ async fn forget_object_removes_every_link_and_assignment_of_an_object(store: Sto
     )
     .await
     .unwrap();
-    apps::insert_assignment(&mut c, &assignment(t, u.id, robot.id, "22222222-2222-2222-2222-222222222222")).await.unwrap();
+    apps::insert_assignment(&mut c, &assignment(t, u.id, robot.id, "22222222-2222-2222-2222-222222222222"))
+        .await
+        .unwrap();
     roles::insert(&mut c, &role(t, robot.id, "62e90394-69f5-4237-9190-012177145e10")).await.unwrap();
 
     groups::forget_object(&mut c, t, robot.id).await.unwrap();
     assert_eq!(groups::links(&mut c, Relation::Members, g.id).await.unwrap(), vec![(u.id, ObjectKind::User)]);
     assert_eq!(groups::count_links(&mut c, Relation::Owners, g.id).await.unwrap(), 0);
     assert!(apps::assignments(&mut c, t, Side::Principal, robot.id).await.unwrap().is_empty());
-    assert!(apps::assignments(&mut c, t, Side::Resource, robot.id).await.unwrap().is_empty(), "assignments on it go too");
+    assert!(
+        apps::assignments(&mut c, t, Side::Resource, robot.id).await.unwrap().is_empty(),
+        "assignments on it go too"
+    );
     assert!(roles::roles_of(&mut c, t, robot.id).await.unwrap().is_empty());
-    assert_eq!(apps::get_sp(&mut c, t, robot.id).await.unwrap().map(|s| s.id), Some(robot.id), "the object itself stays");
+    assert_eq!(
+        apps::get_sp(&mut c, t, robot.id).await.unwrap().map(|s| s.id),
+        Some(robot.id),
+        "the object itself stays"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1403,19 +1523,39 @@ async fn app_role_assignments_are_listed_by_side_and_duplicates_conflict(store: 
     let r1 = "BBBBBBBB-1111-1111-1111-111111111111";
     let r2 = "aaaaaaaa-2222-2222-2222-222222222222";
     let a1 = apps::AppRoleAssignment { created_at: NOW + 1, ..assignment(t, u.id, api.id, r1) };
-    let a2 = apps::AppRoleAssignment { principal_type: "Group".into(), created_at: NOW + 2, ..assignment(t, g.id, api.id, r2) };
+    let a2 = apps::AppRoleAssignment {
+        principal_type: "Group".into(),
+        created_at: NOW + 2,
+        ..assignment(t, g.id, api.id, r2)
+    };
     let a3 = apps::AppRoleAssignment { created_at: NOW + 3, ..assignment(t, u.id, api.id, r2) };
     let a4 = apps::AppRoleAssignment { created_at: NOW + 4, ..assignment(t, u.id, other_api.id, r1) };
     for a in [&a1, &a2, &a3, &a4] {
         apps::insert_assignment(&mut c, a).await.unwrap();
     }
     let dup = apps::AppRoleAssignment { id: ObjectId::new(), app_role_id: r1.to_lowercase(), ..a1.clone() };
-    assert!(matches!(apps::insert_assignment(&mut c, &dup).await, Err(StoreError::Conflict(_))), "same role id in another case");
+    assert!(
+        matches!(apps::insert_assignment(&mut c, &dup).await, Err(StoreError::Conflict(_))),
+        "same role id in another case"
+    );
 
-    let stored = |a: &apps::AppRoleAssignment| apps::AppRoleAssignment { app_role_id: a.app_role_id.to_lowercase(), ..a.clone() };
-    assert_eq!(apps::get_assignment(&mut c, t, a1.id).await.unwrap(), Some(stored(&a1)), "role ids are stored lowercase");
-    assert_eq!(apps::assignments(&mut c, t, Side::Principal, u.id).await.unwrap(), vec![stored(&a1), stored(&a3), stored(&a4)]);
-    assert_eq!(apps::assignments(&mut c, t, Side::Resource, api.id).await.unwrap(), vec![stored(&a1), stored(&a2), stored(&a3)]);
+    let stored = |a: &apps::AppRoleAssignment| apps::AppRoleAssignment {
+        app_role_id: a.app_role_id.to_lowercase(),
+        ..a.clone()
+    };
+    assert_eq!(
+        apps::get_assignment(&mut c, t, a1.id).await.unwrap(),
+        Some(stored(&a1)),
+        "role ids are stored lowercase"
+    );
+    assert_eq!(
+        apps::assignments(&mut c, t, Side::Principal, u.id).await.unwrap(),
+        vec![stored(&a1), stored(&a3), stored(&a4)]
+    );
+    assert_eq!(
+        apps::assignments(&mut c, t, Side::Resource, api.id).await.unwrap(),
+        vec![stored(&a1), stored(&a2), stored(&a3)]
+    );
     assert_eq!(apps::granted_roles(&mut c, t, u.id, api.id).await.unwrap(), vec![r2.to_string(), r1.to_lowercase()]);
     assert_eq!(apps::granted_roles(&mut c, t, g.id, api.id).await.unwrap(), vec![r2.to_string()]);
     assert!(apps::granted_roles(&mut c, t, g.id, other_api.id).await.unwrap().is_empty());
@@ -1447,7 +1587,11 @@ async fn role_assignments_are_inserted_read_deleted_and_summarised(store: Store)
     roles::insert(&mut c, &scoped).await.unwrap();
     let r = role(t, u.id, reader);
     roles::insert(&mut c, &r).await.unwrap();
-    assert_eq!(roles::roles_of(&mut c, t, u.id).await.unwrap(), vec![admin.to_lowercase(), reader.to_string()], "distinct and sorted");
+    assert_eq!(
+        roles::roles_of(&mut c, t, u.id).await.unwrap(),
+        vec![admin.to_lowercase(), reader.to_string()],
+        "distinct and sorted"
+    );
 
     assert!(roles::delete(&mut c, t, r.id).await.unwrap());
     assert!(!roles::delete(&mut c, t, r.id).await.unwrap());
@@ -1526,7 +1670,11 @@ async fn audit_entries_list_by_activity_time_and_category(store: Store) {
     )
     .unwrap();
     // Newest first, two a page: the integer sort key goes through the token.
-    let l = List { order: vec![("activity_at", true)], top: 2, ..list("audit_logs", audit::COLUMNS, vec![in_tenant(t, false), f.into()]) };
+    let l = List {
+        order: vec![("activity_at", true)],
+        top: 2,
+        ..list("audit_logs", audit::COLUMNS, vec![in_tenant(t, false), f.into()])
+    };
     let pages = all_pages(&store, l, audit::from_row).await.unwrap();
     assert_eq!(pages.iter().map(|p| p.items.len()).collect::<Vec<_>>(), vec![2, 1]);
     let got: Vec<audit::AuditEntry> = pages.into_iter().flat_map(|p| p.items).collect();
@@ -1539,7 +1687,10 @@ async fn audit_entries_list_by_activity_time_and_category(store: Store) {
         1,
     )
     .unwrap();
-    let l = List { order: vec![("activity_at", false)], ..list("audit_logs", audit::COLUMNS, vec![in_tenant(t, false), f.into()]) };
+    let l = List {
+        order: vec![("activity_at", false)],
+        ..list("audit_logs", audit::COLUMNS, vec![in_tenant(t, false), f.into()])
+    };
     let got = l.run(&store, audit::from_row).await.unwrap().items;
     assert_eq!(got, vec![entries[0].clone(), entries[1].clone(), entries[4].clone()]);
 }
@@ -1556,18 +1707,25 @@ async fn a_dropped_transaction_leaves_nothing_behind(store: Store) {
         users::insert(&mut tx, &u).await.unwrap();
         audit::insert(&mut tx, &audit(t, NOW, "UserManagement", "Add user")).await.unwrap();
         store.set_setting(&mut tx, "k", "v").await.unwrap();
-        assert!(users::get(&mut tx, t, u.id, Deleted::Exclude).await.unwrap().is_some(), "visible inside the transaction");
+        assert!(
+            users::get(&mut tx, t, u.id, Deleted::Exclude).await.unwrap().is_some(),
+            "visible inside the transaction"
+        );
         drop(tx);
     }
     let mut c = conn(&store).await;
     assert_eq!(users::get(&mut c, t, u.id, Deleted::Exclude).await.unwrap(), None);
     assert_eq!(store.setting("k").await.unwrap(), None);
-    let logged = list("audit_logs", audit::COLUMNS, vec![in_tenant(t, false)]).run(&store, audit::from_row).await.unwrap();
+    let logged =
+        list("audit_logs", audit::COLUMNS, vec![in_tenant(t, false)]).run(&store, audit::from_row).await.unwrap();
     assert!(logged.items.is_empty());
     drop(c);
 
     // The write lock went with it: the same write commits now.
-    let mut tx = tokio::time::timeout(Duration::from_secs(5), store.begin()).await.expect("the write lock was released").unwrap();
+    let mut tx = tokio::time::timeout(Duration::from_secs(5), store.begin())
+        .await
+        .expect("the write lock was released")
+        .unwrap();
     users::insert(&mut tx, &u).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(users::get(&mut *conn(&store).await, t, u.id, Deleted::Exclude).await.unwrap().as_ref(), Some(&u));

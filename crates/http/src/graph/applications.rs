@@ -46,13 +46,26 @@ pub const APPLICATION_PROPS: &[Prop] = &[
     p("groupMembershipClaims", Kind::Str, Access::NotYet),
 ];
 
-const AUDITED: &[&str] = &["displayName", "description", "signInAudience", "identifierUris", "web", "spa", "publicClient", "api", "appRoles", "requiredResourceAccess"];
+const AUDITED: &[&str] = &[
+    "displayName",
+    "description",
+    "signInAudience",
+    "identifierUris",
+    "web",
+    "spa",
+    "publicClient",
+    "api",
+    "appRoles",
+    "requiredResourceAccess",
+];
 
-const AUDIENCES: &[&str] = &["AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"];
+const AUDIENCES: &[&str] =
+    &["AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"];
 
 /// Finds a live application by object id.
 pub async fn find(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<Application> {
-    let id = ObjectId::parse(key).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{key}'.")))?;
+    let id =
+        ObjectId::parse(key).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{key}'.")))?;
     let mut conn = state.conn().await?;
     apps::get_app(&mut conn, tenant, id, false).await?.ok_or_else(|| GraphError::not_found(key))
 }
@@ -104,14 +117,20 @@ fn check_app_roles(new: &Value, old: Option<&Value>) -> GraphResult<()> {
     let mut ids = vec![];
     let mut values = vec![];
     for r in roles {
-        let id = r.get("id").and_then(Value::as_str).and_then(parse_guid).ok_or_else(|| GraphError::bad_request("Every app role needs an 'id' GUID."))?;
+        let id = r
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(parse_guid)
+            .ok_or_else(|| GraphError::bad_request("Every app role needs an 'id' GUID."))?;
         if ids.contains(&id) {
             return Err(GraphError::bad_request("App role ids must be unique."));
         }
         ids.push(id);
         let types = r.get("allowedMemberTypes").and_then(Value::as_array).cloned().unwrap_or_default();
         if types.is_empty() || !types.iter().all(|t| matches!(t.as_str(), Some("User" | "Application"))) {
-            return Err(GraphError::bad_request("allowedMemberTypes of an app role must be a non-empty subset of ['User','Application']."));
+            return Err(GraphError::bad_request(
+                "allowedMemberTypes of an app role must be a non-empty subset of ['User','Application'].",
+            ));
         }
         if let Some(v) = r.get("value").and_then(Value::as_str) {
             if v.contains(' ') || v.is_empty() || v.len() > 120 {
@@ -132,7 +151,9 @@ fn check_app_roles(new: &Value, old: Option<&Value>) -> GraphResult<()> {
             let enabled = r.get("isEnabled").and_then(Value::as_bool).unwrap_or(true);
             let id = r.get("id").and_then(Value::as_str).and_then(parse_guid);
             if enabled && id.is_some_and(|i| !ids.contains(&i)) {
-                return Err(GraphError::bad_request("Property 'appRoles' is invalid: an app role must be disabled (isEnabled: false) before it can be deleted."));
+                return Err(GraphError::bad_request(
+                    "Property 'appRoles' is invalid: an app role must be disabled (isEnabled: false) before it can be deleted.",
+                ));
             }
         }
     }
@@ -161,7 +182,12 @@ fn normalized_roles(v: &Value) -> Value {
 
 /// Checks identifier URIs: api, https or urn scheme, not Microsoft Graph's, and not used by
 /// another live application of the tenant (`own` is the application being saved).
-pub async fn check_identifier_uris(state: &AppState, tenant: TenantId, uris: &[String], own: Option<ObjectId>) -> GraphResult<()> {
+pub async fn check_identifier_uris(
+    state: &AppState,
+    tenant: TenantId,
+    uris: &[String],
+    own: Option<ObjectId>,
+) -> GraphResult<()> {
     let mut conn = state.conn().await?;
     for u in uris {
         let parsed = url::Url::parse(u).map_err(|_| GraphError::invalid_value("identifierUris"))?;
@@ -174,7 +200,9 @@ pub async fn check_identifier_uris(state: &AppState, tenant: TenantId, uris: &[S
         if let Some(other) = apps::get_app_by_identifier_uri(&mut conn, tenant, u).await?
             && Some(other.id) != own
         {
-            return Err(GraphError::bad_request("Another object with the same value for property identifierUris already exists."));
+            return Err(GraphError::bad_request(
+                "Another object with the same value for property identifierUris already exists.",
+            ));
         }
     }
     Ok(())
@@ -191,12 +219,18 @@ fn apply(a: &mut Application, body: &Map<String, Value>) -> GraphResult<()> {
         a.description = v;
     }
     if let Some(Some(v)) = opt_str(body, "signInAudience") {
-        a.sign_in_audience = AUDIENCES.iter().find(|x| x.eq_ignore_ascii_case(&v)).map(|x| (*x).to_string()).ok_or_else(|| GraphError::invalid_value("signInAudience"))?;
+        a.sign_in_audience = AUDIENCES
+            .iter()
+            .find(|x| x.eq_ignore_ascii_case(&v))
+            .map(|x| (*x).to_string())
+            .ok_or_else(|| GraphError::invalid_value("signInAudience"))?;
     }
     if let Some(v) = str_list(body, "identifierUris") {
         a.identifier_uris = v;
     }
-    for (k, slot) in [("web", &mut a.web), ("spa", &mut a.spa), ("publicClient", &mut a.public_client), ("api", &mut a.api)] {
+    for (k, slot) in
+        [("web", &mut a.web), ("spa", &mut a.spa), ("publicClient", &mut a.public_client), ("api", &mut a.api)]
+    {
         if let Some(v) = body.get(k) {
             *slot = if v.is_null() { json!({}) } else { v.clone() };
         }
@@ -218,7 +252,11 @@ fn validate_body(body: &Map<String, Value>) -> GraphResult<()> {
 }
 
 /// GET /applications
-pub async fn list_applications(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_applications(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let plan = opts.plan(&APPLICATION, state.dir.store.dialect())?;
     let mut conds = vec![Cond::new("tenant_id = $1 AND deleted_at IS NULL", vec![V::Text(auth.tenant().to_string())])];
@@ -238,11 +276,22 @@ pub async fn list_applications(auth: Authed, State(state): State<AppState>, opts
     for a in &page.items {
         items.push(wire::select(render(&state, a).await?, &plan.select, &[]));
     }
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "applications", Page { items, next: page.next, count: page.count }, &plan.select))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "applications",
+        Page { items, next: page.next, count: page.count },
+        &plan.select,
+    ))
 }
 
 /// GET /applications/{id}
-pub async fn get_application(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_application(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let select = opts.select_for(&APPLICATION)?;
     let a = find(&state, auth.tenant(), &key).await?;
@@ -252,7 +301,12 @@ pub async fn get_application(auth: Authed, State(state): State<AppState>, Path(k
 
 /// POST /applications (registers the application only; create its service principal with
 /// POST /servicePrincipals, as in Graph).
-pub async fn create_application(auth: Authed, State(state): State<AppState>, opts: QueryOptions, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn create_application(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppsWrite)?.clone();
     check(&body, "application", APPLICATION_PROPS, true, &[])?;
     require(&body, &["displayName"])?;
@@ -287,7 +341,12 @@ pub async fn create_application(auth: Authed, State(state): State<AppState>, opt
 }
 
 /// PATCH /applications/{id}
-pub async fn update_application(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn update_application(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppsWrite)?.clone();
     check(&body, "application", APPLICATION_PROPS, false, &[])?;
     validate_body(&body)?;
@@ -309,13 +368,30 @@ pub async fn update_application(auth: Authed, State(state): State<AppState>, Pat
     let before = wire::application(&old, &[], "");
     let after = wire::application(&a, &[], "");
     let t = Target::new(a.id, "Application", Some(a.display_name.clone())).with_changes(diff(&before, &after, AUDITED));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Update application", "ApplicationManagement", "Update", "Core Directory", &[t], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Update application",
+            "ApplicationManagement",
+            "Update",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// DELETE /applications/{id}: to deleted items, with its service principal in this tenant.
-pub async fn delete_application(auth: Authed, State(state): State<AppState>, Path(key): Path<String>) -> GraphResult<Response> {
+pub async fn delete_application(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppsWrite)?.clone();
     let mut a = find(&state, auth.tenant(), &key).await?;
     let now = state.now_ms();
@@ -327,13 +403,32 @@ pub async fn delete_application(auth: Authed, State(state): State<AppState>, Pat
         apps::update_sp(&mut tx, &sp).await?;
     }
     let t = Target::new(a.id, "Application", Some(a.display_name.clone()));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Delete application", "ApplicationManagement", "Delete", "Core Directory", &[t], now)).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Delete application",
+            "ApplicationManagement",
+            "Delete",
+            "Core Directory",
+            &[t],
+            now,
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// POST /applications/{id}/addPassword
-pub async fn add_password(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn add_password(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppsWrite)?.clone();
     for k in body.keys() {
         if k != "passwordCredential" {
@@ -359,7 +454,14 @@ pub async fn add_password(auth: Authed, State(state): State<AppState>, Path(key)
     let mut v = wire::password_credential(&pc, Some(&secret));
     if let Value::Object(m) = &mut v {
         let mut out = Map::new();
-        out.insert("@odata.context".into(), json!(format!("{}/{}/$metadata#microsoft.graph.passwordCredential", state.dir.settings.public_url, opts.version())));
+        out.insert(
+            "@odata.context".into(),
+            json!(format!(
+                "{}/{}/$metadata#microsoft.graph.passwordCredential",
+                state.dir.settings.public_url,
+                opts.version()
+            )),
+        );
         out.extend(std::mem::take(m));
         v = Value::Object(out);
     }
@@ -367,7 +469,12 @@ pub async fn add_password(auth: Authed, State(state): State<AppState>, Path(key)
 }
 
 /// POST /applications/{id}/removePassword
-pub async fn remove_password(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn remove_password(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppsWrite)?.clone();
     for k in body.keys() {
         if k != "keyId" {
@@ -384,11 +491,23 @@ pub async fn remove_password(auth: Authed, State(state): State<AppState>, Path(k
     if !apps::delete_password(&mut tx, auth.tenant(), a.id, key_id).await? {
         return Err(GraphError::not_found(&key_id.to_string()));
     }
-    let t = Target::new(a.id, "Application", Some(a.display_name.clone()))
-        .with_changes(vec![("KeyDescription".into(), json!(format!("[KeyIdentifier={key_id}]")), Value::Null)]);
+    let t = Target::new(a.id, "Application", Some(a.display_name.clone())).with_changes(vec![(
+        "KeyDescription".into(),
+        json!(format!("[KeyIdentifier={key_id}]")),
+        Value::Null,
+    )]);
     audit_store::insert(
         &mut tx,
-        &entry(auth.tenant(), &Actor::of(&caller), "Update application – Certificates and secrets management ", "ApplicationManagement", "Update", "Core Directory", &[t], state.now_ms()),
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Update application – Certificates and secrets management ",
+            "ApplicationManagement",
+            "Update",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
     )
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
@@ -416,7 +535,9 @@ mod tests {
         assert!(check_app_roles(&json!([]), Some(&old)).is_err());
         let disabled = json!([{"id": "11111111-1111-1111-1111-111111111111", "allowedMemberTypes": ["User"], "displayName": "R", "value": "r", "isEnabled": false}]);
         assert!(check_app_roles(&json!([]), Some(&disabled)).is_ok());
-        assert!(check_app_roles(&json!([{"id": "x", "allowedMemberTypes": ["User"], "displayName": "R"}]), None).is_err());
+        assert!(
+            check_app_roles(&json!([{"id": "x", "allowedMemberTypes": ["User"], "displayName": "R"}]), None).is_err()
+        );
         assert!(check_app_roles(&json!([{"id": "11111111-1111-1111-1111-111111111111", "allowedMemberTypes": ["Robot"], "displayName": "R"}]), None).is_err());
     }
 }

@@ -36,7 +36,11 @@ pub fn render(e: &AuditEntry) -> Value {
 }
 
 /// GET /auditLogs/directoryAudits (newest first unless `$orderby` says otherwise)
-pub async fn list_directory_audits(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_directory_audits(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::AuditRead)?;
     // Audit logs are not directory objects: $filter and $orderby combine freely, $count needs no header.
     let relaxed = QueryOptions { eventual: true, count: opts.count, ..opts.clone() };
@@ -58,11 +62,22 @@ pub async fn list_directory_audits(auth: Authed, State(state): State<AppState>, 
     };
     let page = list.run(&state.dir.store, audit::from_row).await?;
     let items = page.items.iter().map(|e| wire::select(render(e), &plan.select, &[])).collect();
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "auditLogs/directoryAudits", Page { items, next: page.next, count: page.count }, &plan.select))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "auditLogs/directoryAudits",
+        Page { items, next: page.next, count: page.count },
+        &plan.select,
+    ))
 }
 
 /// GET /auditLogs/directoryAudits/{id}
-pub async fn get_directory_audit(auth: Authed, State(state): State<AppState>, Path(id): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_directory_audit(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::AuditRead)?;
     let oid = ObjectId::parse(&id).ok_or_else(|| GraphError::not_found(&id))?;
     let mut conn = state.conn().await?;

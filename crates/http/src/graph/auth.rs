@@ -45,12 +45,14 @@ fn claim_list(claims: &Value, name: &str) -> Vec<String> {
 
 /// Validates a bearer token for the Graph-shaped API and returns the caller.
 pub async fn validate(state: &AppState, token: &str) -> Result<Caller, GraphError> {
-    let invalid = || GraphError::unauthenticated("Access token validation failure. Invalid signature or malformed token.");
+    let invalid =
+        || GraphError::unauthenticated("Access token validation failure. Invalid signature or malformed token.");
     let unverified = jws::decode_unverified(token).map_err(|_| invalid())?;
     let tid = claim_str(&unverified.claims, "tid").and_then(TenantId::parse).ok_or_else(invalid)?;
     let now = state.dir.clock.now();
     let now_ms = to_millis(now);
-    let keys = state.dir.keys.published(&state.dir.store, tid, now_ms, false).await.map_err(|e| GraphError::internal(&e))?;
+    let keys =
+        state.dir.keys.published(&state.dir.store, tid, now_ms, false).await.map_err(|e| GraphError::internal(&e))?;
     let kid = unverified.header.get("kid").and_then(Value::as_str).unwrap_or_default().to_string();
     let keys = if keys.iter().any(|k| k.kid == kid) {
         keys

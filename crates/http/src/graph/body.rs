@@ -18,7 +18,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = GraphError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let ct =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         if !ct.starts_with("application/json") {
             return Err(GraphError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -27,17 +28,39 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             ));
         }
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| {
-            GraphError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "Request_EntityTooLarge", "The request body is too large.")
+            GraphError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "Request_EntityTooLarge",
+                "The request body is too large.",
+            )
         })?;
         if bytes.len() > MAX_BODY {
-            return Err(GraphError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "Request_EntityTooLarge", "The request body is too large."));
+            return Err(GraphError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "Request_EntityTooLarge",
+                "The request body is too large.",
+            ));
         }
         match serde_json::from_slice::<Value>(&bytes) {
+            // PostgreSQL text cannot hold NUL; no Graph property needs it.
+            Ok(v @ Value::Object(_)) if has_nul(&v) => {
+                Err(GraphError::bad_request("String values must not contain the NUL character (\\u0000)."))
+            }
             Ok(Value::Object(m)) => Ok(JsonBody(m)),
             _ => Err(GraphError::bad_request(
                 "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
             )),
         }
+    }
+}
+
+/// Whether any key or string in `v` contains NUL.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
@@ -89,20 +112,30 @@ pub const fn p(name: &'static str, kind: Kind, access: Access) -> Prop {
 
 /// Checks a body against the properties of `type_name`. `binds` lists the `x@odata.bind`
 /// annotations accepted.
-pub fn check(body: &Map<String, Value>, type_name: &str, props: &[Prop], creating: bool, binds: &[&str]) -> Result<(), GraphError> {
+pub fn check(
+    body: &Map<String, Value>,
+    type_name: &str,
+    props: &[Prop],
+    creating: bool,
+    binds: &[&str],
+) -> Result<(), GraphError> {
     for (k, v) in body {
         if k == "@odata.type" {
             let expected = format!("#microsoft.graph.{type_name}");
             if v.as_str().is_some_and(|t| t.eq_ignore_ascii_case(&expected) || t.eq_ignore_ascii_case(&expected[1..])) {
                 continue;
             }
-            return Err(GraphError::bad_request(format!("A type named '{v}' could not be resolved here; expected '{expected}'.")));
+            return Err(GraphError::bad_request(format!(
+                "A type named '{v}' could not be resolved here; expected '{expected}'."
+            )));
         }
         if let Some(b) = k.strip_suffix("@odata.bind") {
             if binds.contains(&b) {
                 continue;
             }
-            return Err(GraphError::bad_request(format!("The property '{b}' cannot be bound with @odata.bind on this request.")));
+            return Err(GraphError::bad_request(format!(
+                "The property '{b}' cannot be bound with @odata.bind on this request."
+            )));
         }
         let prop = props.iter().find(|p| p.name == k).ok_or_else(|| GraphError::unknown_property(k, type_name))?;
         match prop.access {
@@ -165,7 +198,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const PROPS: &[Prop] = &[p("displayName", Kind::StrRequired, Access::Write), p("id", Kind::Str, Access::ReadOnly), p("x", Kind::Str, Access::CreateOnly)];
+    const PROPS: &[Prop] = &[
+        p("displayName", Kind::StrRequired, Access::Write),
+        p("id", Kind::Str, Access::ReadOnly),
+        p("x", Kind::Str, Access::CreateOnly),
+    ];
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()

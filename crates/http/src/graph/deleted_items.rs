@@ -28,46 +28,108 @@ fn deleted_cond(tenant: TenantId) -> Cond {
 }
 
 /// GET /directory/deletedItems/microsoft.graph.user
-pub async fn list_deleted_users(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_deleted_users(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     let plan = opts.plan(&USER, state.dir.store.dialect())?;
     let mut conds = vec![deleted_cond(auth.tenant())];
     conds.extend(plan.conds.clone());
-    let list = List { table: "users", columns: users::COLUMNS, conds, order: plan.order.clone(), id_column: "id", top: plan.top, skiptoken: opts.skiptoken.clone(), count: plan.count };
+    let list = List {
+        table: "users",
+        columns: users::COLUMNS,
+        conds,
+        order: plan.order.clone(),
+        id_column: "id",
+        top: plan.top,
+        skiptoken: opts.skiptoken.clone(),
+        count: plan.count,
+    };
     let mut page = list.run(&state.dir.store, users::from_row).await?;
     let mut conn = state.conn().await?;
     users::load_collections(&mut conn, &mut page.items).await?;
     let mut default = wire::USER_DEFAULT.to_vec();
     default.push("deletedDateTime");
-    let items = page.items.iter().map(|u| wire::typed("user", wire::select(wire::user(u), &plan.select, &default))).collect();
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "directory/deletedItems/microsoft.graph.user", Page { items, next: page.next, count: page.count }, &plan.select))
+    let items =
+        page.items.iter().map(|u| wire::typed("user", wire::select(wire::user(u), &plan.select, &default))).collect();
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "directory/deletedItems/microsoft.graph.user",
+        Page { items, next: page.next, count: page.count },
+        &plan.select,
+    ))
 }
 
 /// GET /directory/deletedItems/microsoft.graph.group
-pub async fn list_deleted_groups(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_deleted_groups(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let plan = opts.plan(&GROUP, state.dir.store.dialect())?;
     let mut conds = vec![deleted_cond(auth.tenant())];
     conds.extend(plan.conds.clone());
-    let list = List { table: "directory_groups", columns: groups::COLUMNS, conds, order: plan.order.clone(), id_column: "id", top: plan.top, skiptoken: opts.skiptoken.clone(), count: plan.count };
+    let list = List {
+        table: "directory_groups",
+        columns: groups::COLUMNS,
+        conds,
+        order: plan.order.clone(),
+        id_column: "id",
+        top: plan.top,
+        skiptoken: opts.skiptoken.clone(),
+        count: plan.count,
+    };
     let page = list.run(&state.dir.store, groups::from_row).await?;
-    let items = page.items.iter().map(|g| wire::typed("group", wire::select(wire::group(g), &plan.select, &[]))).collect();
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "directory/deletedItems/microsoft.graph.group", Page { items, next: page.next, count: page.count }, &plan.select))
+    let items =
+        page.items.iter().map(|g| wire::typed("group", wire::select(wire::group(g), &plan.select, &[]))).collect();
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "directory/deletedItems/microsoft.graph.group",
+        Page { items, next: page.next, count: page.count },
+        &plan.select,
+    ))
 }
 
 /// GET /directory/deletedItems/microsoft.graph.application
-pub async fn list_deleted_applications(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_deleted_applications(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let plan = opts.plan(&APPLICATION, state.dir.store.dialect())?;
     let mut conds = vec![deleted_cond(auth.tenant())];
     conds.extend(plan.conds.clone());
-    let list = List { table: "applications", columns: apps::APP_COLUMNS, conds, order: plan.order.clone(), id_column: "id", top: plan.top, skiptoken: opts.skiptoken.clone(), count: plan.count };
+    let list = List {
+        table: "applications",
+        columns: apps::APP_COLUMNS,
+        conds,
+        order: plan.order.clone(),
+        id_column: "id",
+        top: plan.top,
+        skiptoken: opts.skiptoken.clone(),
+        count: plan.count,
+    };
     let page = list.run(&state.dir.store, apps::app_from_row).await?;
     let mut items = vec![];
     for a in &page.items {
-        items.push(wire::typed("application", wire::select(super::applications::render(&state, a).await?, &plan.select, &[])));
+        items.push(wire::typed(
+            "application",
+            wire::select(super::applications::render(&state, a).await?, &plan.select, &[]),
+        ));
     }
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "directory/deletedItems/microsoft.graph.application", Page { items, next: page.next, count: page.count }, &plan.select))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "directory/deletedItems/microsoft.graph.application",
+        Page { items, next: page.next, count: page.count },
+        &plan.select,
+    ))
 }
 
 enum Deleted_ {
@@ -113,15 +175,38 @@ async fn render(state: &AppState, d: &Deleted_) -> GraphResult<Value> {
     })
 }
 
+/// Refuses callers who may neither read (or, for `write`, change) users, groups nor
+/// applications before any lookup, so that no caller learns which deleted ids exist.
+fn may_touch_deleted_items(auth: &Authed, write: bool) -> GraphResult<()> {
+    let actions = if write {
+        [Action::UsersWrite, Action::GroupsWrite, Action::AppsWrite]
+    } else {
+        [Action::UsersRead, Action::GroupsRead, Action::AppsRead]
+    };
+    if actions.iter().any(|a| auth.0.may(*a)) { Ok(()) } else { Err(GraphError::forbidden()) }
+}
+
 /// GET /directory/deletedItems/{id}
-pub async fn get_deleted_item(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_deleted_item(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
+    may_touch_deleted_items(&auth, false)?;
     let d = find_deleted(&state, auth.tenant(), &key).await?;
     need(&auth, &d, false)?;
     Ok(wire::entity(&state.dir.settings.public_url, &opts, "directoryObjects", render(&state, &d).await?, &[]))
 }
 
 /// POST /directory/deletedItems/{id}/restore
-pub async fn restore_deleted_item(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn restore_deleted_item(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
+    may_touch_deleted_items(&auth, true)?;
     let d = find_deleted(&state, auth.tenant(), &key).await?;
     need(&auth, &d, true)?;
     // Another application may have taken an identifier URI meanwhile; two live owners of one
@@ -138,14 +223,31 @@ pub async fn restore_deleted_item(auth: Authed, State(state): State<AppState>, P
             users::update(&mut tx, &u).await?;
             let mut t = Target::new(u.id, "User", Some(u.display_name.clone()));
             t.user_principal_name = Some(u.user_principal_name.clone());
-            audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Restore user", "UserManagement", "Update", "Core Directory", &[t], now)).await?;
+            audit_store::insert(
+                &mut tx,
+                &entry(auth.tenant(), &actor, "Restore user", "UserManagement", "Update", "Core Directory", &[t], now),
+            )
+            .await?;
             Deleted_::User(u)
         }
         Deleted_::Group(mut g) => {
             g.deleted_at = None;
             groups::update(&mut tx, &g).await?;
             let t = Target::new(g.id, "Group", Some(g.display_name.clone()));
-            audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Restore Group", "GroupManagement", "Update", "Core Directory", &[t], now)).await?;
+            audit_store::insert(
+                &mut tx,
+                &entry(
+                    auth.tenant(),
+                    &actor,
+                    "Restore Group",
+                    "GroupManagement",
+                    "Update",
+                    "Core Directory",
+                    &[t],
+                    now,
+                ),
+            )
+            .await?;
             Deleted_::Group(g)
         }
         Deleted_::App(mut a) => {
@@ -153,7 +255,20 @@ pub async fn restore_deleted_item(auth: Authed, State(state): State<AppState>, P
             apps::update_app(&mut tx, &a).await?;
             restore_sp(&mut tx, auth.tenant(), &a.app_id).await?;
             let t = Target::new(a.id, "Application", Some(a.display_name.clone()));
-            audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Restore application", "ApplicationManagement", "Update", "Core Directory", &[t], now)).await?;
+            audit_store::insert(
+                &mut tx,
+                &entry(
+                    auth.tenant(),
+                    &actor,
+                    "Restore application",
+                    "ApplicationManagement",
+                    "Update",
+                    "Core Directory",
+                    &[t],
+                    now,
+                ),
+            )
+            .await?;
             Deleted_::App(a)
         }
     };
@@ -175,7 +290,12 @@ async fn sqlx_ids(tx: &mut portico_store::Tx, tenant: TenantId, app_id: &str) ->
 }
 
 /// DELETE /directory/deletedItems/{id}: removes the object for good.
-pub async fn purge_deleted_item(auth: Authed, State(state): State<AppState>, Path(key): Path<String>) -> GraphResult<Response> {
+pub async fn purge_deleted_item(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> GraphResult<Response> {
+    may_touch_deleted_items(&auth, true)?;
     let d = find_deleted(&state, auth.tenant(), &key).await?;
     need(&auth, &d, true)?;
     let actor = Actor::of(&auth.0);
@@ -185,12 +305,38 @@ pub async fn purge_deleted_item(auth: Authed, State(state): State<AppState>, Pat
         Deleted_::User(u) => {
             users::purge(&mut tx, auth.tenant(), u.id).await?;
             let t = Target::new(u.id, "User", Some(u.display_name.clone()));
-            audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Hard Delete user", "UserManagement", "Delete", "Core Directory", &[t], now)).await?;
+            audit_store::insert(
+                &mut tx,
+                &entry(
+                    auth.tenant(),
+                    &actor,
+                    "Hard Delete user",
+                    "UserManagement",
+                    "Delete",
+                    "Core Directory",
+                    &[t],
+                    now,
+                ),
+            )
+            .await?;
         }
         Deleted_::Group(g) => {
             groups::purge(&mut tx, auth.tenant(), g.id).await?;
             let t = Target::new(g.id, "Group", Some(g.display_name.clone()));
-            audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Hard Delete group", "GroupManagement", "Delete", "Core Directory", &[t], now)).await?;
+            audit_store::insert(
+                &mut tx,
+                &entry(
+                    auth.tenant(),
+                    &actor,
+                    "Hard Delete group",
+                    "GroupManagement",
+                    "Delete",
+                    "Core Directory",
+                    &[t],
+                    now,
+                ),
+            )
+            .await?;
         }
         Deleted_::App(a) => {
             for id in sqlx_ids(&mut tx, auth.tenant(), &a.app_id).await?.iter().filter_map(|s| ObjectId::parse(s)) {
@@ -198,7 +344,20 @@ pub async fn purge_deleted_item(auth: Authed, State(state): State<AppState>, Pat
             }
             apps::purge_app(&mut tx, auth.tenant(), a.id).await?;
             let t = Target::new(a.id, "Application", Some(a.display_name.clone()));
-            audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Hard delete application", "ApplicationManagement", "Delete", "Core Directory", &[t], now)).await?;
+            audit_store::insert(
+                &mut tx,
+                &entry(
+                    auth.tenant(),
+                    &actor,
+                    "Hard delete application",
+                    "ApplicationManagement",
+                    "Delete",
+                    "Core Directory",
+                    &[t],
+                    now,
+                ),
+            )
+            .await?;
         }
     }
     tx.commit().await.map_err(StoreError::from)?;

@@ -31,8 +31,24 @@ const DOMAIN_PROPS: &[Prop] = &[
 
 /// Consumer mail domains can never become an organization's domain (security checklist 18).
 pub const CONSUMER_DOMAINS: &[&str] = &[
-    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com", "icloud.com",
-    "me.com", "aol.com", "gmx.com", "gmx.de", "proton.me", "protonmail.com", "yandex.ru", "mail.ru", "qq.com", "163.com",
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "gmx.com",
+    "gmx.de",
+    "proton.me",
+    "protonmail.com",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
 ];
 
 fn render(d: &Domain) -> Value {
@@ -66,25 +82,47 @@ pub async fn list_domains(auth: Authed, State(state): State<AppState>, opts: Que
     let mut conn = state.conn().await?;
     let all = tenants::list_domains(&mut conn, auth.tenant()).await?;
     let items = all.iter().map(render).collect();
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "domains", portico_store::list::Page { items, next: None, count: None }, &[]))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "domains",
+        portico_store::list::Page { items, next: None, count: None },
+        &[],
+    ))
 }
 
 /// GET /domains/{id}
-pub async fn get_domain(auth: Authed, State(state): State<AppState>, Path(name): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_domain(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::DomainsRead)?;
     let d = find(&state, &auth, &name).await?;
     Ok(wire::entity(&state.dir.settings.public_url, &opts, "domains", render(&d), &[]))
 }
 
 /// POST /domains
-pub async fn create_domain(auth: Authed, State(state): State<AppState>, opts: QueryOptions, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn create_domain(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::DomainsWrite)?.clone();
     check(&body, "domain", DOMAIN_PROPS, true, &[])?;
     require(&body, &["id"])?;
     let raw = body.get("id").and_then(Value::as_str).unwrap_or_default();
-    let name = validate::domain_name(raw).ok_or_else(|| GraphError::bad_request(format!("'{raw}' is not a valid domain name.")))?;
-    if CONSUMER_DOMAINS.contains(&name.as_str()) || name.ends_with(&format!(".{}", state.dir.settings.base_domain)) || name == state.dir.settings.base_domain {
-        return Err(GraphError::bad_request(format!("The domain '{name}' cannot be added: it is a consumer mail domain or belongs to this deployment.")));
+    let name = validate::domain_name(raw)
+        .ok_or_else(|| GraphError::bad_request(format!("'{raw}' is not a valid domain name.")))?;
+    if CONSUMER_DOMAINS.contains(&name.as_str())
+        || name.ends_with(&format!(".{}", state.dir.settings.base_domain))
+        || name == state.dir.settings.base_domain
+    {
+        return Err(GraphError::bad_request(format!(
+            "The domain '{name}' cannot be added: it is a consumer mail domain or belongs to this deployment."
+        )));
     }
     let d = Domain {
         tenant_id: auth.tenant(),
@@ -99,13 +137,31 @@ pub async fn create_domain(auth: Authed, State(state): State<AppState>, opts: Qu
     let mut tx = state.dir.store.begin().await?;
     tenants::insert_domain(&mut tx, &d).await?;
     let t = Target::new(&name, "Directory", Some(name.clone()));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Add unverified domain", "DirectoryManagement", "Add", "Core Directory", &[t], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Add unverified domain",
+            "DirectoryManagement",
+            "Add",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(wire::created(&state.dir.settings.public_url, &opts, "domains", render(&d)))
 }
 
 /// GET /domains/{id}/verificationDnsRecords
-pub async fn verification_records(auth: Authed, State(state): State<AppState>, Path(name): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn verification_records(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::DomainsRead)?;
     let d = find(&state, &auth, &name).await?;
     let rec = json!({
@@ -118,12 +174,23 @@ pub async fn verification_records(auth: Authed, State(state): State<AppState>, P
         "ttl": 3600,
         "text": d.verification_code,
     });
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, &format!("domains('{}')/verificationDnsRecords", d.name), portico_store::list::Page { items: vec![rec], next: None, count: None }, &[]))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        &format!("domains('{}')/verificationDnsRecords", d.name),
+        portico_store::list::Page { items: vec![rec], next: None, count: None },
+        &[],
+    ))
 }
 
 /// POST /domains/{id}/verify: looks for the TXT record (or, with the development override
 /// `danger_accept_unverified_domains`, accepts the domain without it).
-pub async fn verify_domain(auth: Authed, State(state): State<AppState>, Path(name): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn verify_domain(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::DomainsWrite)?.clone();
     let d = find(&state, &auth, &name).await?;
     if !d.is_verified {
@@ -148,7 +215,20 @@ pub async fn verify_domain(auth: Authed, State(state): State<AppState>, Path(nam
         let mut tx = state.dir.store.begin().await?;
         tenants::verify_domain(&mut tx, auth.tenant(), &d.name, state.now_ms()).await?;
         let t = Target::new(&d.name, "Directory", Some(d.name.clone()));
-        audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Verify domain", "DirectoryManagement", "Update", "Core Directory", &[t], state.now_ms())).await?;
+        audit_store::insert(
+            &mut tx,
+            &entry(
+                auth.tenant(),
+                &Actor::of(&caller),
+                "Verify domain",
+                "DirectoryManagement",
+                "Update",
+                "Core Directory",
+                &[t],
+                state.now_ms(),
+            ),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
     }
     let d = find(&state, &auth, &name).await?;
@@ -156,7 +236,12 @@ pub async fn verify_domain(auth: Authed, State(state): State<AppState>, Path(nam
 }
 
 /// PATCH /domains/{id} (isDefault)
-pub async fn update_domain(auth: Authed, State(state): State<AppState>, Path(name): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn update_domain(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::DomainsWrite)?.clone();
     check(&body, "domain", DOMAIN_PROPS, false, &[])?;
     let d = find(&state, &auth, &name).await?;
@@ -166,8 +251,25 @@ pub async fn update_domain(auth: Authed, State(state): State<AppState>, Path(nam
         }
         let mut tx = state.dir.store.begin().await?;
         tenants::set_default_domain(&mut tx, auth.tenant(), &d.name).await?;
-        let t = Target::new(&d.name, "Directory", Some(d.name.clone())).with_changes(vec![("IsDefault".into(), json!(d.is_default), json!(true))]);
-        audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Set domain authentication", "DirectoryManagement", "Update", "Core Directory", &[t], state.now_ms())).await?;
+        let t = Target::new(&d.name, "Directory", Some(d.name.clone())).with_changes(vec![(
+            "IsDefault".into(),
+            json!(d.is_default),
+            json!(true),
+        )]);
+        audit_store::insert(
+            &mut tx,
+            &entry(
+                auth.tenant(),
+                &Actor::of(&caller),
+                "Set domain authentication",
+                "DirectoryManagement",
+                "Update",
+                "Core Directory",
+                &[t],
+                state.now_ms(),
+            ),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
     } else if body.get("isDefault").is_some() {
         return Err(GraphError::bad_request("Choose another domain as default instead of unsetting isDefault."));
@@ -176,7 +278,11 @@ pub async fn update_domain(auth: Authed, State(state): State<AppState>, Path(nam
 }
 
 /// DELETE /domains/{id}
-pub async fn delete_domain(auth: Authed, State(state): State<AppState>, Path(name): Path<String>) -> GraphResult<Response> {
+pub async fn delete_domain(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::DomainsWrite)?.clone();
     let d = find(&state, &auth, &name).await?;
     if d.is_initial || d.is_default {
@@ -184,12 +290,28 @@ pub async fn delete_domain(auth: Authed, State(state): State<AppState>, Path(nam
     }
     let mut tx = state.dir.store.begin().await?;
     if tenants::domain_usage(&mut tx, auth.tenant(), &d.name).await? > 0 {
-        return Err(GraphError::bad_request(format!("The domain '{}' is still used by users' principal names; change them first.", d.name)));
+        return Err(GraphError::bad_request(format!(
+            "The domain '{}' is still used by users' principal names; change them first.",
+            d.name
+        )));
     }
     tenants::delete_domain(&mut tx, auth.tenant(), &d.name).await?;
     let t = Target::new(&d.name, "Directory", Some(d.name.clone()));
     let activity = if d.is_verified { "Remove verified domain" } else { "Remove unverified domain" };
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), activity, "DirectoryManagement", "Delete", "Core Directory", &[t], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            activity,
+            "DirectoryManagement",
+            "Delete",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -45,7 +45,11 @@ impl GraphError {
     }
     /// 403 Authorization_RequestDenied.
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
     }
     /// 401 InvalidAuthenticationToken.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
@@ -67,7 +71,11 @@ impl GraphError {
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         let id = crate::request_id::current();
         tracing::error!(request.id = %id, error = %cause, "internal error on request {id}: {cause}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "generalException", format!("An internal error occurred. Request id: {id}."))
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            format!("An internal error occurred. Request id: {id}."),
+        )
     }
 }
 

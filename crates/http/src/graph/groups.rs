@@ -43,11 +43,13 @@ pub const GROUP_PROPS: &[Prop] = &[
     p("membershipRuleProcessingState", Kind::Str, Access::NotYet),
 ];
 
-const AUDITED: &[&str] = &["displayName", "description", "mailNickname", "mailEnabled", "securityEnabled", "visibility"];
+const AUDITED: &[&str] =
+    &["displayName", "description", "mailNickname", "mailEnabled", "securityEnabled", "visibility"];
 
 /// Finds a live group.
 pub async fn find(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<Group> {
-    let id = ObjectId::parse(key).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{key}'.")))?;
+    let id =
+        ObjectId::parse(key).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{key}'.")))?;
     let mut conn = state.conn().await?;
     groups::get(&mut conn, tenant, id, false).await?.ok_or_else(|| GraphError::not_found(key))
 }
@@ -65,7 +67,8 @@ pub fn paged<T: Clone>(all: &[T], opts: &QueryOptions) -> GraphResult<(Vec<T>, O
             .ok_or_else(|| GraphError::bad_request("the $skiptoken is not valid for this request"))?,
     };
     let items: Vec<T> = all.iter().skip(offset).take(top).cloned().collect();
-    let next = (offset + top < all.len()).then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{}", offset + top)));
+    let next = (offset + top < all.len())
+        .then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{}", offset + top)));
     let count = (opts.count && opts.eventual).then_some(all.len() as i64);
     Ok((items, next, count))
 }
@@ -76,7 +79,11 @@ const LIVE_CHUNK: usize = 500;
 /// Keeps the objects that are live in the tenant, in order. Links outlive a soft delete (so a
 /// restored user is back in its groups), but a deleted object is no one's member or owner
 /// meanwhile: it is neither listed nor counted.
-pub async fn live_only(conn: &mut sqlx::AnyConnection, tenant: TenantId, all: Vec<(ObjectId, ObjectKind)>) -> GraphResult<Vec<(ObjectId, ObjectKind)>> {
+pub async fn live_only(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    all: Vec<(ObjectId, ObjectKind)>,
+) -> GraphResult<Vec<(ObjectId, ObjectKind)>> {
     let mut live = std::collections::HashSet::new();
     for chunk in all.chunks(LIVE_CHUNK) {
         let ids = |k: ObjectKind| chunk.iter().filter(|(_, kind)| *kind == k).map(|(i, _)| *i).collect::<Vec<_>>();
@@ -93,9 +100,16 @@ pub async fn live_only(conn: &mut sqlx::AnyConnection, tenant: TenantId, all: Ve
 
 /// Renders directory objects of mixed kinds (with `@odata.type`), paged; soft-deleted objects
 /// are left out before paging and counting.
-pub async fn object_collection(state: &AppState, opts: &QueryOptions, tenant: TenantId, all: Vec<(ObjectId, ObjectKind)>) -> GraphResult<Response> {
+pub async fn object_collection(
+    state: &AppState,
+    opts: &QueryOptions,
+    tenant: TenantId,
+    all: Vec<(ObjectId, ObjectKind)>,
+) -> GraphResult<Response> {
     if opts.filter.is_some() || opts.search.is_some() || opts.orderby.is_some() {
-        return Err(GraphError::unsupported("$filter, $search and $orderby are not supported on this relationship by Portico yet."));
+        return Err(GraphError::unsupported(
+            "$filter, $search and $orderby are not supported on this relationship by Portico yet.",
+        ));
     }
     let mut conn = state.conn().await?;
     let all = live_only(&mut conn, tenant, all).await?;
@@ -107,11 +121,20 @@ pub async fn object_collection(state: &AppState, opts: &QueryOptions, tenant: Te
     let mut out = vec![];
     for (id, kind) in &items {
         let v = match kind {
-            ObjectKind::User => us.iter().find(|u| u.id == *id).map(|u| wire::typed("user", wire::select(wire::user(u), &select, wire::USER_DEFAULT))),
-            ObjectKind::Group => gs.iter().find(|g| g.id == *id).map(|g| wire::typed("group", wire::select(wire::group(g), &select, &[]))),
-            ObjectKind::ServicePrincipal => apps::get_sp(&mut conn, tenant, *id)
-                .await?
-                .map(|s| wire::typed("servicePrincipal", wire::select(wire::service_principal(&s, &json!([]), &[]), &select, &[]))),
+            ObjectKind::User => us
+                .iter()
+                .find(|u| u.id == *id)
+                .map(|u| wire::typed("user", wire::select(wire::user(u), &select, wire::USER_DEFAULT))),
+            ObjectKind::Group => gs
+                .iter()
+                .find(|g| g.id == *id)
+                .map(|g| wire::typed("group", wire::select(wire::group(g), &select, &[]))),
+            ObjectKind::ServicePrincipal => apps::get_sp(&mut conn, tenant, *id).await?.map(|s| {
+                wire::typed(
+                    "servicePrincipal",
+                    wire::select(wire::service_principal(&s, &json!([]), &[]), &select, &[]),
+                )
+            }),
         };
         out.extend(v);
     }
@@ -121,7 +144,12 @@ pub async fn object_collection(state: &AppState, opts: &QueryOptions, tenant: Te
 }
 
 /// Renders groups by id, paged.
-pub async fn group_collection(state: &AppState, opts: &QueryOptions, tenant: TenantId, ids: Vec<ObjectId>) -> GraphResult<Response> {
+pub async fn group_collection(
+    state: &AppState,
+    opts: &QueryOptions,
+    tenant: TenantId,
+    ids: Vec<ObjectId>,
+) -> GraphResult<Response> {
     object_collection(state, opts, tenant, ids.into_iter().map(|i| (i, ObjectKind::Group)).collect()).await
 }
 
@@ -147,7 +175,13 @@ pub async fn list_groups(auth: Authed, State(state): State<AppState>, opts: Quer
     };
     let page = list.run(&state.dir.store, groups::from_row).await?;
     let items = page.items.iter().map(|g| wire::select(wire::group(g), &plan.select, &[])).collect();
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "groups", Page { items, next: page.next, count: page.count }, &plan.select))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "groups",
+        Page { items, next: page.next, count: page.count },
+        &plan.select,
+    ))
 }
 
 /// GET /groups/$count
@@ -159,17 +193,37 @@ pub async fn count_groups(auth: Authed, State(state): State<AppState>, opts: Que
     let plan = QueryOptions { count: true, ..opts.clone() }.plan(&GROUP, state.dir.store.dialect())?;
     let mut conds = vec![tenant_cond(auth.tenant())];
     conds.extend(plan.conds);
-    let list = List { table: "directory_groups", columns: "id", conds, order: vec![], id_column: "id", top: 1, skiptoken: None, count: true };
+    let list = List {
+        table: "directory_groups",
+        columns: "id",
+        conds,
+        order: vec![],
+        id_column: "id",
+        top: 1,
+        skiptoken: None,
+        count: true,
+    };
     let page = list.run(&state.dir.store, |_| Ok(())).await?;
     Ok(wire::count_text(page.count.unwrap_or(0)))
 }
 
 /// GET /groups/{id}
-pub async fn get_group(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_group(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let select = opts.select_for(&GROUP)?;
     let g = find(&state, auth.tenant(), &key).await?;
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, "groups", wire::select(wire::group(&g), &select, &[]), &select))
+    Ok(wire::entity(
+        &state.dir.settings.public_url,
+        &opts,
+        "groups",
+        wire::select(wire::group(&g), &select, &[]),
+        &select,
+    ))
 }
 
 fn check_visibility(v: &str) -> GraphResult<String> {
@@ -194,8 +248,12 @@ async fn bind_refs(
     }
     let mut out = vec![];
     for u in urls {
-        let id = u.as_str().and_then(object_id_from_ref).ok_or_else(|| GraphError::invalid_value(&format!("{name}@odata.bind")))?;
-        let kind = groups::resolve_object(tx, tenant, id).await?.ok_or_else(|| GraphError::not_found(&id.to_string()))?;
+        let id = u
+            .as_str()
+            .and_then(object_id_from_ref)
+            .ok_or_else(|| GraphError::invalid_value(&format!("{name}@odata.bind")))?;
+        let kind =
+            groups::resolve_object(tx, tenant, id).await?.ok_or_else(|| GraphError::not_found(&id.to_string()))?;
         out.push((id, kind));
     }
     let _ = state;
@@ -203,7 +261,12 @@ async fn bind_refs(
 }
 
 /// POST /groups
-pub async fn create_group(auth: Authed, State(state): State<AppState>, opts: QueryOptions, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn create_group(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::GroupsWrite)?.clone();
     check(&body, "group", GROUP_PROPS, true, &["members", "owners"])?;
     require(&body, &["displayName", "mailEnabled", "mailNickname", "securityEnabled"])?;
@@ -223,7 +286,11 @@ pub async fn create_group(auth: Authed, State(state): State<AppState>, opts: Que
         }
     }
     if group_types.iter().any(|t| t == "DynamicMembership") {
-        return Err(GraphError::new(StatusCode::NOT_IMPLEMENTED, "notSupported", "Dynamic membership groups are not supported by Portico yet."));
+        return Err(GraphError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "notSupported",
+            "Dynamic membership groups are not supported by Portico yet.",
+        ));
     }
     let mail_enabled = body.get("mailEnabled").and_then(Value::as_bool).unwrap_or(false);
     let security_enabled = body.get("securityEnabled").and_then(Value::as_bool).unwrap_or(true);
@@ -254,7 +321,20 @@ pub async fn create_group(auth: Authed, State(state): State<AppState>, opts: Que
         return Err(GraphError::bad_request("A group cannot own a group."));
     }
     let target = Target::new(g.id, "Group", Some(g.display_name.clone()));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Add group", "GroupManagement", "Add", "Core Directory", &[target], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &actor,
+            "Add group",
+            "GroupManagement",
+            "Add",
+            "Core Directory",
+            &[target],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     for (rel, list) in [(Relation::Members, members), (Relation::Owners, owners)] {
         for (id, kind) in list {
             if kind == ObjectKind::Group && id == g.id {
@@ -294,15 +374,27 @@ async fn audit_link(
         ObjectKind::ServicePrincipal => "ServicePrincipal",
     };
     let member = Target::new(object, kind_name, None);
-    let group = Target::new(g.id, "Group", Some(g.display_name.clone()))
-        .with_changes(vec![("Group.DisplayName".into(), Value::Null, json!(g.display_name))]);
+    let group = Target::new(g.id, "Group", Some(g.display_name.clone())).with_changes(vec![(
+        "Group.DisplayName".into(),
+        Value::Null,
+        json!(g.display_name),
+    )]);
     let op = if added { "Add" } else { "Delete" };
-    audit_store::insert(tx, &entry(tenant, actor, activity, "GroupManagement", op, "Core Directory", &[member, group], state.now_ms())).await?;
+    audit_store::insert(
+        tx,
+        &entry(tenant, actor, activity, "GroupManagement", op, "Core Directory", &[member, group], state.now_ms()),
+    )
+    .await?;
     Ok(())
 }
 
 /// PATCH /groups/{id}
-pub async fn update_group(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn update_group(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::GroupsWrite)?.clone();
     check(&body, "group", GROUP_PROPS, false, &[])?;
     let old = find(&state, auth.tenant(), &key).await?;
@@ -337,15 +429,36 @@ pub async fn update_group(auth: Authed, State(state): State<AppState>, Path(key)
     }
     let mut tx = state.dir.store.begin().await?;
     groups::update(&mut tx, &g).await?;
-    let t = Target::new(g.id, "Group", Some(g.display_name.clone())).with_changes(diff(&wire::group(&old), &wire::group(&g), AUDITED));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Update group", "GroupManagement", "Update", "Core Directory", &[t], state.now_ms())).await?;
+    let t = Target::new(g.id, "Group", Some(g.display_name.clone())).with_changes(diff(
+        &wire::group(&old),
+        &wire::group(&g),
+        AUDITED,
+    ));
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Update group",
+            "GroupManagement",
+            "Update",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// DELETE /groups/{id}: Microsoft 365 groups go to deleted items; security groups are removed
 /// at once, as in Entra ID.
-pub async fn delete_group(auth: Authed, State(state): State<AppState>, Path(key): Path<String>) -> GraphResult<Response> {
+pub async fn delete_group(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::GroupsWrite)?.clone();
     let mut g = find(&state, auth.tenant(), &key).await?;
     let mut tx = state.dir.store.begin().await?;
@@ -356,12 +469,31 @@ pub async fn delete_group(auth: Authed, State(state): State<AppState>, Path(key)
         groups::purge(&mut tx, auth.tenant(), g.id).await?;
     }
     let t = Target::new(g.id, "Group", Some(g.display_name.clone()));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Delete group", "GroupManagement", "Delete", "Core Directory", &[t], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Delete group",
+            "GroupManagement",
+            "Delete",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_links(auth: Authed, state: AppState, key: String, opts: QueryOptions, rel: Relation) -> GraphResult<Response> {
+async fn list_links(
+    auth: Authed,
+    state: AppState,
+    key: String,
+    opts: QueryOptions,
+    rel: Relation,
+) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let g = find(&state, auth.tenant(), &key).await?;
     let mut conn = state.conn().await?;
@@ -371,17 +503,32 @@ async fn list_links(auth: Authed, state: AppState, key: String, opts: QueryOptio
 }
 
 /// GET /groups/{id}/members
-pub async fn list_members(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_members(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     list_links(auth, state, key, opts, Relation::Members).await
 }
 
 /// GET /groups/{id}/owners
-pub async fn list_owners(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_owners(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     list_links(auth, state, key, opts, Relation::Owners).await
 }
 
 /// GET /groups/{id}/members/$count
-pub async fn count_members(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn count_members(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     if !opts.eventual {
         return Err(GraphError::bad_request("$count is not currently supported."));
@@ -394,7 +541,12 @@ pub async fn count_members(auth: Authed, State(state): State<AppState>, Path(key
 }
 
 /// GET /groups/{id}/transitiveMembers
-pub async fn list_transitive_members(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_transitive_members(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let g = find(&state, auth.tenant(), &key).await?;
     let mut conn = state.conn().await?;
@@ -404,7 +556,12 @@ pub async fn list_transitive_members(auth: Authed, State(state): State<AppState>
 }
 
 /// GET /groups/{id}/memberOf
-pub async fn group_member_of(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn group_member_of(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let g = find(&state, auth.tenant(), &key).await?;
     let mut conn = state.conn().await?;
@@ -414,7 +571,12 @@ pub async fn group_member_of(auth: Authed, State(state): State<AppState>, Path(k
 }
 
 /// GET /groups/{id}/transitiveMemberOf
-pub async fn group_transitive_member_of(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn group_transitive_member_of(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let g = find(&state, auth.tenant(), &key).await?;
     let mut conn = state.conn().await?;
@@ -423,18 +585,29 @@ pub async fn group_transitive_member_of(auth: Authed, State(state): State<AppSta
     group_collection(&state, &opts, auth.tenant(), ids).await
 }
 
-async fn add_ref(auth: Authed, state: AppState, key: String, body: Map<String, Value>, rel: Relation) -> GraphResult<Response> {
+async fn add_ref(
+    auth: Authed,
+    state: AppState,
+    key: String,
+    body: Map<String, Value>,
+    rel: Relation,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::GroupMembersWrite)?.clone();
     for k in body.keys() {
         if k != "@odata.id" {
             return Err(GraphError::unknown_property(k, "directoryObject"));
         }
     }
-    let url = body.get("@odata.id").and_then(Value::as_str).ok_or_else(|| GraphError::bad_request("Property '@odata.id' is required but was not supplied."))?;
+    let url = body
+        .get("@odata.id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| GraphError::bad_request("Property '@odata.id' is required but was not supplied."))?;
     let id = object_id_from_ref(url).ok_or_else(|| GraphError::invalid_value("@odata.id"))?;
     let g = find(&state, auth.tenant(), &key).await?;
     let mut tx = state.dir.store.begin().await?;
-    let kind = groups::resolve_object(&mut tx, auth.tenant(), id).await?.ok_or_else(|| GraphError::not_found(&id.to_string()))?;
+    let kind = groups::resolve_object(&mut tx, auth.tenant(), id)
+        .await?
+        .ok_or_else(|| GraphError::not_found(&id.to_string()))?;
     if rel == Relation::Owners && kind == ObjectKind::Group {
         return Err(GraphError::bad_request("A group cannot own a group."));
     }
@@ -452,10 +625,17 @@ async fn add_ref(auth: Authed, state: AppState, key: String, body: Map<String, V
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn remove_ref(auth: Authed, state: AppState, key: String, object: String, rel: Relation) -> GraphResult<Response> {
+async fn remove_ref(
+    auth: Authed,
+    state: AppState,
+    key: String,
+    object: String,
+    rel: Relation,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::GroupMembersWrite)?.clone();
     let g = find(&state, auth.tenant(), &key).await?;
-    let id = ObjectId::parse(&object).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{object}'.")))?;
+    let id = ObjectId::parse(&object)
+        .ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{object}'.")))?;
     let mut tx = state.dir.store.begin().await?;
     let kind = groups::resolve_object(&mut tx, auth.tenant(), id).await?.unwrap_or(ObjectKind::User);
     if !groups::remove_link(&mut tx, rel, g.id, id).await? {
@@ -467,21 +647,39 @@ async fn remove_ref(auth: Authed, state: AppState, key: String, object: String, 
 }
 
 /// POST /groups/{id}/members/$ref
-pub async fn add_member(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn add_member(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     add_ref(auth, state, key, body, Relation::Members).await
 }
 
 /// POST /groups/{id}/owners/$ref
-pub async fn add_owner(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn add_owner(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     add_ref(auth, state, key, body, Relation::Owners).await
 }
 
 /// DELETE /groups/{id}/members/{memberId}/$ref
-pub async fn remove_member(auth: Authed, State(state): State<AppState>, Path((key, member)): Path<(String, String)>) -> GraphResult<Response> {
+pub async fn remove_member(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path((key, member)): Path<(String, String)>,
+) -> GraphResult<Response> {
     remove_ref(auth, state, key, member, Relation::Members).await
 }
 
 /// DELETE /groups/{id}/owners/{ownerId}/$ref
-pub async fn remove_owner(auth: Authed, State(state): State<AppState>, Path((key, owner)): Path<(String, String)>) -> GraphResult<Response> {
+pub async fn remove_owner(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path((key, owner)): Path<(String, String)>,
+) -> GraphResult<Response> {
     remove_ref(auth, state, key, owner, Relation::Owners).await
 }

@@ -85,7 +85,11 @@ async fn render(state: &AppState, t: &Tenant) -> GraphResult<Value> {
 }
 
 /// GET /organization
-pub async fn list_organization(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_organization(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::OrgRead)?;
     let t = load(&state, &auth, &auth.tenant().to_string()).await?;
     let select: Vec<&str> = opts.select.as_deref().map(|s| s.split(',').map(str::trim).collect()).unwrap_or_default();
@@ -95,7 +99,12 @@ pub async fn list_organization(auth: Authed, State(state): State<AppState>, opts
 }
 
 /// GET /organization/{id}
-pub async fn get_organization(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_organization(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::OrgRead)?;
     let t = load(&state, &auth, &key).await?;
     Ok(wire::entity(&state.dir.settings.public_url, &opts, "organization", render(&state, &t).await?, &[]))
@@ -110,7 +119,12 @@ fn check_url(name: &str, v: &Value) -> GraphResult<()> {
 }
 
 /// PATCH /organization/{id}
-pub async fn update_organization(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn update_organization(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::OrgWrite)?.clone();
     check(&body, "organization", ORG_PROPS, false, &[])?;
     let old = load(&state, &auth, &key).await?;
@@ -145,15 +159,37 @@ pub async fn update_organization(auth: Authed, State(state): State<AppState>, Pa
     }
     let mut tx = state.dir.store.begin().await?;
     tenants::update(&mut tx, &t).await?;
-    let changes = diff(&render(&state, &old).await?, &render(&state, &t).await?, &["privacyProfile", "technicalNotificationMails", "preferredLanguage"]);
+    let changes = diff(
+        &render(&state, &old).await?,
+        &render(&state, &t).await?,
+        &["privacyProfile", "technicalNotificationMails", "preferredLanguage"],
+    );
     let target = Target::new(t.id, "Directory", Some(t.display_name.clone())).with_changes(changes);
-    audit_store::insert(&mut tx, &entry(t.id, &Actor::of(&caller), "Update company settings", "DirectoryManagement", "Update", "Core Directory", &[target], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            t.id,
+            &Actor::of(&caller),
+            "Update company settings",
+            "DirectoryManagement",
+            "Update",
+            "Core Directory",
+            &[target],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// GET /organization/{id}/branding (404 when no default branding exists, as in Graph)
-pub async fn get_branding(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_branding(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::OrgRead)?;
     let t = load(&state, &auth, &key).await?;
     let b = t.branding.as_object().cloned().unwrap_or_default();
@@ -168,7 +204,13 @@ pub async fn get_branding(auth: Authed, State(state): State<AppState>, Path(key)
     for k in ["loginPageTextVisibilitySettings", "loginPageLayoutConfiguration"] {
         out.insert(k.into(), b.get(k).cloned().unwrap_or(Value::Null));
     }
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, &format!("organization('{key}')/branding"), Value::Object(out), &[]))
+    Ok(wire::entity(
+        &state.dir.settings.public_url,
+        &opts,
+        &format!("organization('{key}')/branding"),
+        Value::Object(out),
+        &[],
+    ))
 }
 
 fn is_colour(s: &str) -> bool {
@@ -176,7 +218,12 @@ fn is_colour(s: &str) -> bool {
 }
 
 /// PATCH /organization/{id}/branding
-pub async fn update_branding(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn update_branding(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::OrgWrite)?.clone();
     let old = load(&state, &auth, &key).await?;
     let mut b = old.branding.as_object().cloned().unwrap_or_default();
@@ -205,8 +252,22 @@ pub async fn update_branding(auth: Authed, State(state): State<AppState>, Path(k
                 return Err(GraphError::invalid_value(k));
             }
             b.insert(k.clone(), v.clone());
-        } else if ["backgroundImage", "bannerLogo", "squareLogo", "squareLogoDark", "favicon", "headerLogo", "customCSS"].contains(&k.as_str()) {
-            return Err(GraphError::new(StatusCode::NOT_IMPLEMENTED, "notSupported", format!("Property '{k}' is an image stream; Portico does not store branding images yet.")));
+        } else if [
+            "backgroundImage",
+            "bannerLogo",
+            "squareLogo",
+            "squareLogoDark",
+            "favicon",
+            "headerLogo",
+            "customCSS",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(GraphError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "notSupported",
+                format!("Property '{k}' is an image stream; Portico does not store branding images yet."),
+            ));
         } else {
             return Err(GraphError::unknown_property(k, "organizationalBranding"));
         }
@@ -215,9 +276,31 @@ pub async fn update_branding(auth: Authed, State(state): State<AppState>, Path(k
     t.branding = Value::Object(b);
     let mut tx = state.dir.store.begin().await?;
     tenants::update(&mut tx, &t).await?;
-    let changes: Vec<(String, Value, Value)> = body.keys().map(|k| (k.clone(), old.branding.get(k).cloned().unwrap_or(Value::Null), t.branding.get(k).cloned().unwrap_or(Value::Null))).collect();
+    let changes: Vec<(String, Value, Value)> = body
+        .keys()
+        .map(|k| {
+            (
+                k.clone(),
+                old.branding.get(k).cloned().unwrap_or(Value::Null),
+                t.branding.get(k).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
     let target = Target::new(t.id, "Directory", Some(t.display_name.clone())).with_changes(changes);
-    audit_store::insert(&mut tx, &entry(t.id, &Actor::of(&caller), "Update organizational branding", "DirectoryManagement", "Update", "Core Directory", &[target], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            t.id,
+            &Actor::of(&caller),
+            "Update organizational branding",
+            "DirectoryManagement",
+            "Update",
+            "Core Directory",
+            &[target],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -77,7 +77,8 @@ impl QueryOptions {
             let (k, v) = (k.into_owned(), v.into_owned());
             o.pairs.push((k.clone(), v.clone()));
             let name = k.strip_prefix('$').unwrap_or(&k).to_ascii_lowercase();
-            let known = ["filter", "search", "orderby", "select", "top", "count", "skiptoken", "skip", "expand", "format"];
+            let known =
+                ["filter", "search", "orderby", "select", "top", "count", "skiptoken", "skip", "expand", "format"];
             if !known.contains(&name.as_str()) {
                 if k.starts_with('$') {
                     return Err(GraphError::bad_request(format!("Unrecognized query argument specified: '{k}'.")));
@@ -107,11 +108,17 @@ impl QueryOptions {
                     o.count = match v.as_str() {
                         "true" => true,
                         "false" => false,
-                        _ => return Err(GraphError::bad_request(format!("Invalid value '{v}' for $count; use true or false."))),
+                        _ => {
+                            return Err(GraphError::bad_request(format!(
+                                "Invalid value '{v}' for $count; use true or false."
+                            )));
+                        }
                     }
                 }
                 "skip" => return Err(GraphError::bad_request("'$skip' is not supported by the service.")),
-                "expand" => return Err(GraphError::unsupported("$expand is not supported on this resource by Portico yet.")),
+                "expand" => {
+                    return Err(GraphError::unsupported("$expand is not supported on this resource by Portico yet."));
+                }
                 _ => return Err(GraphError::bad_request(format!("The query option '${name}' is not supported."))),
             }
         }
@@ -202,7 +209,8 @@ mod tests {
 
     #[test]
     fn options_are_parsed_with_and_without_dollar() {
-        let o = QueryOptions::parse("/v1.0/users", "$top=5&filter=userType%20eq%20'Guest'&$count=true&custom=1", true).unwrap();
+        let o = QueryOptions::parse("/v1.0/users", "$top=5&filter=userType%20eq%20'Guest'&$count=true&custom=1", true)
+            .unwrap();
         assert_eq!(o.top, Some(5));
         assert_eq!(o.filter.as_deref(), Some("userType eq 'Guest'"));
         assert!(o.advanced_allowed());

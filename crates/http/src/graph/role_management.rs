@@ -60,7 +60,11 @@ fn assignment(a: &RoleAssignment) -> Value {
 }
 
 /// GET /roleManagement/directory/roleDefinitions
-pub async fn list_role_definitions(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_role_definitions(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::RolesRead)?;
     if opts.search.is_some() || opts.orderby.is_some() {
         return Err(GraphError::unsupported("$search and $orderby are not supported on role definitions."));
@@ -75,51 +79,113 @@ pub async fn list_role_definitions(auth: Authed, State(state): State<AppState>, 
         } else if f.eq_ignore_ascii_case("isBuiltIn eq false") {
             roles.clear();
         } else {
-            return Err(GraphError::unsupported("Role definitions support $filter on displayName eq '...' and isBuiltIn eq true|false."));
+            return Err(GraphError::unsupported(
+                "Role definitions support $filter on displayName eq '...' and isBuiltIn eq true|false.",
+            ));
         }
     }
     let items = roles.iter().map(|r| definition(r)).collect();
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "roleManagement/directory/roleDefinitions", Page { items, next: None, count: None }, &[]))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "roleManagement/directory/roleDefinitions",
+        Page { items, next: None, count: None },
+        &[],
+    ))
 }
 
 /// GET /roleManagement/directory/roleDefinitions/{id}
-pub async fn get_role_definition(auth: Authed, State(state): State<AppState>, Path(id): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_role_definition(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::RolesRead)?;
     let r = role_by_id(&id).ok_or_else(|| GraphError::not_found(&id))?;
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, "roleManagement/directory/roleDefinitions", definition(r), &[]))
+    Ok(wire::entity(
+        &state.dir.settings.public_url,
+        &opts,
+        "roleManagement/directory/roleDefinitions",
+        definition(r),
+        &[],
+    ))
 }
 
 /// GET /roleManagement/directory/roleAssignments
-pub async fn list_role_assignments(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_role_assignments(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::RolesRead)?;
     let plan = opts.plan(&ROLE_ASSIGNMENT, state.dir.store.dialect())?;
     let mut conds = vec![Cond::new("tenant_id = $1", vec![V::Text(auth.tenant().to_string())])];
     conds.extend(plan.conds.clone());
-    let list = List { table: "role_assignments", columns: roles::COLUMNS, conds, order: vec![], id_column: "id", top: plan.top, skiptoken: opts.skiptoken.clone(), count: plan.count };
+    let list = List {
+        table: "role_assignments",
+        columns: roles::COLUMNS,
+        conds,
+        order: vec![],
+        id_column: "id",
+        top: plan.top,
+        skiptoken: opts.skiptoken.clone(),
+        count: plan.count,
+    };
     let page = list.run(&state.dir.store, roles::from_row).await?;
     let items = page.items.iter().map(|a| wire::select(assignment(a), &plan.select, &[])).collect();
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "roleManagement/directory/roleAssignments", Page { items, next: page.next, count: page.count }, &plan.select))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "roleManagement/directory/roleAssignments",
+        Page { items, next: page.next, count: page.count },
+        &plan.select,
+    ))
 }
 
 /// GET /roleManagement/directory/roleAssignments/{id}
-pub async fn get_role_assignment(auth: Authed, State(state): State<AppState>, Path(id): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_role_assignment(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::RolesRead)?;
     let oid = ObjectId::parse(&id).ok_or_else(|| GraphError::not_found(&id))?;
     let mut conn = state.conn().await?;
     let a = roles::get(&mut conn, auth.tenant(), oid).await?.ok_or_else(|| GraphError::not_found(&id))?;
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, "roleManagement/directory/roleAssignments", assignment(&a), &[]))
+    Ok(wire::entity(
+        &state.dir.settings.public_url,
+        &opts,
+        "roleManagement/directory/roleAssignments",
+        assignment(&a),
+        &[],
+    ))
 }
 
 /// POST /roleManagement/directory/roleAssignments
-pub async fn create_role_assignment(auth: Authed, State(state): State<AppState>, opts: QueryOptions, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn create_role_assignment(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::RolesWrite)?.clone();
     check(&body, "unifiedRoleAssignment", ASSIGNMENT_PROPS, true, &[])?;
     require(&body, &["principalId", "roleDefinitionId"])?;
-    let principal = body.get("principalId").and_then(Value::as_str).and_then(ObjectId::parse).ok_or_else(|| GraphError::invalid_value("principalId"))?;
+    let principal = body
+        .get("principalId")
+        .and_then(Value::as_str)
+        .and_then(ObjectId::parse)
+        .ok_or_else(|| GraphError::invalid_value("principalId"))?;
     let role_id = body.get("roleDefinitionId").and_then(Value::as_str).unwrap_or_default().to_string();
     let scope = body.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/");
     if scope != "/" {
-        return Err(GraphError::new(StatusCode::NOT_IMPLEMENTED, "notSupported", "Only tenant-wide role assignments (directoryScopeId '/') are supported by Portico yet."));
+        return Err(GraphError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "notSupported",
+            "Only tenant-wide role assignments (directoryScopeId '/') are supported by Portico yet.",
+        ));
     }
     if role_by_id(&role_id).is_none() {
         return Err(GraphError::bad_request(format!("The role definition '{role_id}' does not exist.")));
@@ -130,7 +196,9 @@ pub async fn create_role_assignment(auth: Authed, State(state): State<AppState>,
         Some(groups::ObjectKind::Group) => {
             let g = groups::get(&mut tx, auth.tenant(), principal, false).await?;
             if !g.is_some_and(|g| g.is_assignable_to_role) {
-                return Err(GraphError::bad_request("Only groups created with isAssignableToRole can be assigned roles."));
+                return Err(GraphError::bad_request(
+                    "Only groups created with isAssignableToRole can be assigned roles.",
+                ));
             }
         }
         None => return Err(GraphError::not_found(&principal.to_string())),
@@ -141,7 +209,11 @@ pub async fn create_role_assignment(auth: Authed, State(state): State<AppState>,
 }
 
 /// DELETE /roleManagement/directory/roleAssignments/{id}
-pub async fn delete_role_assignment(auth: Authed, State(state): State<AppState>, Path(id): Path<String>) -> GraphResult<Response> {
+pub async fn delete_role_assignment(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::RolesWrite)?.clone();
     let oid = ObjectId::parse(&id).ok_or_else(|| GraphError::not_found(&id))?;
     let mut tx = state.dir.store.begin().await?;
@@ -154,8 +226,25 @@ pub async fn delete_role_assignment(auth: Authed, State(state): State<AppState>,
     }
     roles::delete(&mut tx, auth.tenant(), oid).await?;
     let name = role_by_id(&a.role_definition_id).map(|r| r.display_name).unwrap_or("role");
-    let t = Target::new(a.principal_id, "User", None).with_changes(vec![("Role.DisplayName".into(), json!(name), Value::Null)]);
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Remove member from role", "RoleManagement", "Delete", "Core Directory", &[t], state.now_ms())).await?;
+    let t = Target::new(a.principal_id, "User", None).with_changes(vec![(
+        "Role.DisplayName".into(),
+        json!(name),
+        Value::Null,
+    )]);
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Remove member from role",
+            "RoleManagement",
+            "Delete",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

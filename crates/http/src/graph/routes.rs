@@ -4,7 +4,10 @@
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use portico_core::access::Action;
 
-use super::{applications as apps, audit_logs, deleted_items as del, domains, groups, organization as org, role_management as rm, service_principals as sps, users};
+use super::{
+    applications as apps, audit_logs, deleted_items as del, domains, groups, organization as org,
+    role_management as rm, service_principals as sps, users,
+};
 use crate::app::AppState;
 
 /// One documented route.
@@ -43,12 +46,42 @@ pub fn routes() -> Vec<Route> {
         r!(get, "/users/{id}", Some(UsersRead), "Get a user by id or userPrincipalName", users::get_user),
         r!(patch, "/users/{id}", Some(UsersWrite), "Update a user", users::update_user),
         r!(delete, "/users/{id}", Some(UsersWrite), "Delete a user (to deleted items)", users::delete_user),
-        r!(get, "/users/{id}/memberOf", Some(GroupsRead), "Groups the user is a direct member of", users::user_member_of),
-        r!(get, "/users/{id}/transitiveMemberOf", Some(GroupsRead), "Groups the user belongs to, nesting included", users::user_transitive_member_of),
+        r!(
+            get,
+            "/users/{id}/memberOf",
+            Some(GroupsRead),
+            "Groups the user is a direct member of",
+            users::user_member_of
+        ),
+        r!(
+            get,
+            "/users/{id}/transitiveMemberOf",
+            Some(GroupsRead),
+            "Groups the user belongs to, nesting included",
+            users::user_transitive_member_of
+        ),
         r!(get, "/users/{id}/ownedObjects", Some(GroupsRead), "Groups the user owns", users::user_owned_objects),
-        r!(get, "/users/{id}/appRoleAssignments", Some(AppsRead), "App roles assigned to the user", sps::list_user_assignments),
-        r!(post, "/users/{id}/appRoleAssignments", Some(AppRoleAssignmentsWrite), "Assign an app role to the user", sps::create_user_assignment),
-        r!(delete, "/users/{id}/appRoleAssignments/{assignmentId}", Some(AppRoleAssignmentsWrite), "Remove an app role assignment of the user", sps::delete_user_assignment),
+        r!(
+            get,
+            "/users/{id}/appRoleAssignments",
+            Some(AppsRead),
+            "App roles assigned to the user",
+            sps::list_user_assignments
+        ),
+        r!(
+            post,
+            "/users/{id}/appRoleAssignments",
+            Some(AppRoleAssignmentsWrite),
+            "Assign an app role to the user",
+            sps::create_user_assignment
+        ),
+        r!(
+            delete,
+            "/users/{id}/appRoleAssignments/{assignmentId}",
+            Some(AppRoleAssignmentsWrite),
+            "Remove an app role assignment of the user",
+            sps::delete_user_assignment
+        ),
         r!(get, "/groups", Some(GroupsRead), "List groups", groups::list_groups),
         r!(post, "/groups", Some(GroupsWrite), "Create a group", groups::create_group),
         r!(get, "/groups/$count", Some(GroupsRead), "Count groups (ConsistencyLevel: eventual)", groups::count_groups),
@@ -58,59 +91,279 @@ pub fn routes() -> Vec<Route> {
         r!(get, "/groups/{id}/members", Some(GroupsRead), "Direct members", groups::list_members),
         r!(get, "/groups/{id}/members/$count", Some(GroupsRead), "Count direct members", groups::count_members),
         r!(post, "/groups/{id}/members/$ref", Some(GroupMembersWrite), "Add a member", groups::add_member),
-        r!(delete, "/groups/{id}/members/{memberId}/$ref", Some(GroupMembersWrite), "Remove a member", groups::remove_member),
+        r!(
+            delete,
+            "/groups/{id}/members/{memberId}/$ref",
+            Some(GroupMembersWrite),
+            "Remove a member",
+            groups::remove_member
+        ),
         r!(get, "/groups/{id}/owners", Some(GroupsRead), "Owners", groups::list_owners),
         r!(post, "/groups/{id}/owners/$ref", Some(GroupMembersWrite), "Add an owner", groups::add_owner),
-        r!(delete, "/groups/{id}/owners/{ownerId}/$ref", Some(GroupMembersWrite), "Remove an owner", groups::remove_owner),
-        r!(get, "/groups/{id}/transitiveMembers", Some(GroupsRead), "Members, nesting included", groups::list_transitive_members),
+        r!(
+            delete,
+            "/groups/{id}/owners/{ownerId}/$ref",
+            Some(GroupMembersWrite),
+            "Remove an owner",
+            groups::remove_owner
+        ),
+        r!(
+            get,
+            "/groups/{id}/transitiveMembers",
+            Some(GroupsRead),
+            "Members, nesting included",
+            groups::list_transitive_members
+        ),
         r!(get, "/groups/{id}/memberOf", Some(GroupsRead), "Groups this group is a member of", groups::group_member_of),
-        r!(get, "/groups/{id}/transitiveMemberOf", Some(GroupsRead), "Groups this group belongs to, nesting included", groups::group_transitive_member_of),
-        r!(get, "/groups/{id}/appRoleAssignments", Some(AppsRead), "App roles assigned to the group", sps::list_group_assignments),
-        r!(post, "/groups/{id}/appRoleAssignments", Some(AppRoleAssignmentsWrite), "Assign an app role to the group", sps::create_group_assignment),
-        r!(delete, "/groups/{id}/appRoleAssignments/{assignmentId}", Some(AppRoleAssignmentsWrite), "Remove an app role assignment of the group", sps::delete_group_assignment),
+        r!(
+            get,
+            "/groups/{id}/transitiveMemberOf",
+            Some(GroupsRead),
+            "Groups this group belongs to, nesting included",
+            groups::group_transitive_member_of
+        ),
+        r!(
+            get,
+            "/groups/{id}/appRoleAssignments",
+            Some(AppsRead),
+            "App roles assigned to the group",
+            sps::list_group_assignments
+        ),
+        r!(
+            post,
+            "/groups/{id}/appRoleAssignments",
+            Some(AppRoleAssignmentsWrite),
+            "Assign an app role to the group",
+            sps::create_group_assignment
+        ),
+        r!(
+            delete,
+            "/groups/{id}/appRoleAssignments/{assignmentId}",
+            Some(AppRoleAssignmentsWrite),
+            "Remove an app role assignment of the group",
+            sps::delete_group_assignment
+        ),
         r!(get, "/applications", Some(AppsRead), "List applications", apps::list_applications),
         r!(post, "/applications", Some(AppsWrite), "Register an application", apps::create_application),
         r!(get, "/applications/{id}", Some(AppsRead), "Get an application", apps::get_application),
         r!(patch, "/applications/{id}", Some(AppsWrite), "Update an application", apps::update_application),
-        r!(delete, "/applications/{id}", Some(AppsWrite), "Delete an application (to deleted items)", apps::delete_application),
-        r!(post, "/applications/{id}/addPassword", Some(AppsWrite), "Add a client secret (returned once)", apps::add_password),
+        r!(
+            delete,
+            "/applications/{id}",
+            Some(AppsWrite),
+            "Delete an application (to deleted items)",
+            apps::delete_application
+        ),
+        r!(
+            post,
+            "/applications/{id}/addPassword",
+            Some(AppsWrite),
+            "Add a client secret (returned once)",
+            apps::add_password
+        ),
         r!(post, "/applications/{id}/removePassword", Some(AppsWrite), "Remove a client secret", apps::remove_password),
         r!(get, "/servicePrincipals", Some(AppsRead), "List service principals", sps::list_service_principals),
-        r!(post, "/servicePrincipals", Some(AppsWrite), "Create the service principal of an application", sps::create_service_principal),
+        r!(
+            post,
+            "/servicePrincipals",
+            Some(AppsWrite),
+            "Create the service principal of an application",
+            sps::create_service_principal
+        ),
         r!(get, "/servicePrincipals/{id}", Some(AppsRead), "Get a service principal", sps::get_service_principal),
-        r!(patch, "/servicePrincipals/{id}", Some(AppsWrite), "Update a service principal", sps::update_service_principal),
-        r!(delete, "/servicePrincipals/{id}", Some(AppsWrite), "Delete a service principal", sps::delete_service_principal),
-        r!(get, "/servicePrincipals/{id}/appRoleAssignedTo", Some(AppsRead), "Assignments of this resource's app roles", sps::list_assigned_to),
-        r!(post, "/servicePrincipals/{id}/appRoleAssignedTo", Some(AppRoleAssignmentsWrite), "Assign one of this resource's app roles", sps::create_assigned_to),
-        r!(delete, "/servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}", Some(AppRoleAssignmentsWrite), "Remove an assignment of this resource's app roles", sps::delete_assigned_to),
-        r!(get, "/servicePrincipals/{id}/appRoleAssignments", Some(AppsRead), "App roles (application permissions) held by the service principal", sps::list_sp_assignments),
-        r!(post, "/servicePrincipals/{id}/appRoleAssignments", Some(AppRoleAssignmentsWrite), "Grant an application permission", sps::create_sp_assignment),
-        r!(delete, "/servicePrincipals/{id}/appRoleAssignments/{assignmentId}", Some(AppRoleAssignmentsWrite), "Revoke an application permission", sps::delete_sp_assignment),
+        r!(
+            patch,
+            "/servicePrincipals/{id}",
+            Some(AppsWrite),
+            "Update a service principal",
+            sps::update_service_principal
+        ),
+        r!(
+            delete,
+            "/servicePrincipals/{id}",
+            Some(AppsWrite),
+            "Delete a service principal",
+            sps::delete_service_principal
+        ),
+        r!(
+            get,
+            "/servicePrincipals/{id}/appRoleAssignedTo",
+            Some(AppsRead),
+            "Assignments of this resource's app roles",
+            sps::list_assigned_to
+        ),
+        r!(
+            post,
+            "/servicePrincipals/{id}/appRoleAssignedTo",
+            Some(AppRoleAssignmentsWrite),
+            "Assign one of this resource's app roles",
+            sps::create_assigned_to
+        ),
+        r!(
+            delete,
+            "/servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}",
+            Some(AppRoleAssignmentsWrite),
+            "Remove an assignment of this resource's app roles",
+            sps::delete_assigned_to
+        ),
+        r!(
+            get,
+            "/servicePrincipals/{id}/appRoleAssignments",
+            Some(AppsRead),
+            "App roles (application permissions) held by the service principal",
+            sps::list_sp_assignments
+        ),
+        r!(
+            post,
+            "/servicePrincipals/{id}/appRoleAssignments",
+            Some(AppRoleAssignmentsWrite),
+            "Grant an application permission",
+            sps::create_sp_assignment
+        ),
+        r!(
+            delete,
+            "/servicePrincipals/{id}/appRoleAssignments/{assignmentId}",
+            Some(AppRoleAssignmentsWrite),
+            "Revoke an application permission",
+            sps::delete_sp_assignment
+        ),
         r!(get, "/organization", Some(OrgRead), "The tenant's organization", org::list_organization),
         r!(get, "/organization/{id}", Some(OrgRead), "Get the organization", org::get_organization),
-        r!(patch, "/organization/{id}", Some(OrgWrite), "Update the organization (privacy profile, notification mails)", org::update_organization),
+        r!(
+            patch,
+            "/organization/{id}",
+            Some(OrgWrite),
+            "Update the organization (privacy profile, notification mails)",
+            org::update_organization
+        ),
         r!(get, "/organization/{id}/branding", Some(OrgRead), "Default sign-in branding", org::get_branding),
-        r!(patch, "/organization/{id}/branding", Some(OrgWrite), "Update default sign-in branding", org::update_branding),
+        r!(
+            patch,
+            "/organization/{id}/branding",
+            Some(OrgWrite),
+            "Update default sign-in branding",
+            org::update_branding
+        ),
         r!(get, "/domains", Some(DomainsRead), "List domains", domains::list_domains),
         r!(post, "/domains", Some(DomainsWrite), "Add a domain (unverified)", domains::create_domain),
         r!(get, "/domains/{id}", Some(DomainsRead), "Get a domain", domains::get_domain),
         r!(patch, "/domains/{id}", Some(DomainsWrite), "Make a domain the default", domains::update_domain),
         r!(delete, "/domains/{id}", Some(DomainsWrite), "Remove a domain", domains::delete_domain),
-        r!(post, "/domains/{id}/verify", Some(DomainsWrite), "Verify a domain by its DNS TXT record", domains::verify_domain),
-        r!(get, "/domains/{id}/verificationDnsRecords", Some(DomainsRead), "The DNS record that proves ownership", domains::verification_records),
-        r!(get, "/roleManagement/directory/roleDefinitions", Some(RolesRead), "Built-in directory roles", rm::list_role_definitions),
-        r!(get, "/roleManagement/directory/roleDefinitions/{id}", Some(RolesRead), "Get a role definition", rm::get_role_definition),
-        r!(get, "/roleManagement/directory/roleAssignments", Some(RolesRead), "List role assignments", rm::list_role_assignments),
-        r!(post, "/roleManagement/directory/roleAssignments", Some(RolesWrite), "Assign a directory role", rm::create_role_assignment),
-        r!(get, "/roleManagement/directory/roleAssignments/{id}", Some(RolesRead), "Get a role assignment", rm::get_role_assignment),
-        r!(delete, "/roleManagement/directory/roleAssignments/{id}", Some(RolesWrite), "Remove a role assignment", rm::delete_role_assignment),
-        r!(get, "/directory/deletedItems/microsoft.graph.user", Some(UsersRead), "Deleted users", del::list_deleted_users),
-        r!(get, "/directory/deletedItems/microsoft.graph.group", Some(GroupsRead), "Deleted Microsoft 365 groups", del::list_deleted_groups),
-        r!(get, "/directory/deletedItems/microsoft.graph.application", Some(AppsRead), "Deleted applications", del::list_deleted_applications),
+        r!(
+            post,
+            "/domains/{id}/verify",
+            Some(DomainsWrite),
+            "Verify a domain by its DNS TXT record",
+            domains::verify_domain
+        ),
+        r!(
+            get,
+            "/domains/{id}/verificationDnsRecords",
+            Some(DomainsRead),
+            "The DNS record that proves ownership",
+            domains::verification_records
+        ),
+        r!(
+            get,
+            "/roleManagement/directory/roleDefinitions",
+            Some(RolesRead),
+            "Built-in directory roles",
+            rm::list_role_definitions
+        ),
+        r!(
+            get,
+            "/roleManagement/directory/roleDefinitions/{id}",
+            Some(RolesRead),
+            "Get a role definition",
+            rm::get_role_definition
+        ),
+        r!(
+            get,
+            "/roleManagement/directory/roleAssignments",
+            Some(RolesRead),
+            "List role assignments",
+            rm::list_role_assignments
+        ),
+        r!(
+            post,
+            "/roleManagement/directory/roleAssignments",
+            Some(RolesWrite),
+            "Assign a directory role",
+            rm::create_role_assignment
+        ),
+        r!(
+            get,
+            "/roleManagement/directory/roleAssignments/{id}",
+            Some(RolesRead),
+            "Get a role assignment",
+            rm::get_role_assignment
+        ),
+        r!(
+            delete,
+            "/roleManagement/directory/roleAssignments/{id}",
+            Some(RolesWrite),
+            "Remove a role assignment",
+            rm::delete_role_assignment
+        ),
+        r!(
+            get,
+            "/directory/deletedItems/microsoft.graph.user",
+            Some(UsersRead),
+            "Deleted users",
+            del::list_deleted_users
+        ),
+        r!(
+            get,
+            "/directory/deletedItems/microsoft.graph.group",
+            Some(GroupsRead),
+            "Deleted Microsoft 365 groups",
+            del::list_deleted_groups
+        ),
+        r!(
+            get,
+            "/directory/deletedItems/microsoft.graph.application",
+            Some(AppsRead),
+            "Deleted applications",
+            del::list_deleted_applications
+        ),
+        // Graph accepts the short `graph.` namespace alias too; Microsoft's SDKs use it.
+        r!(
+            get,
+            "/directory/deletedItems/graph.user",
+            Some(UsersRead),
+            "Deleted users (namespace alias)",
+            del::list_deleted_users
+        ),
+        r!(
+            get,
+            "/directory/deletedItems/graph.group",
+            Some(GroupsRead),
+            "Deleted Microsoft 365 groups (namespace alias)",
+            del::list_deleted_groups
+        ),
+        r!(
+            get,
+            "/directory/deletedItems/graph.application",
+            Some(AppsRead),
+            "Deleted applications (namespace alias)",
+            del::list_deleted_applications
+        ),
         r!(get, "/directory/deletedItems/{id}", None, "Get a deleted item", del::get_deleted_item),
         r!(delete, "/directory/deletedItems/{id}", None, "Delete an item for good", del::purge_deleted_item),
         r!(post, "/directory/deletedItems/{id}/restore", None, "Restore a deleted item", del::restore_deleted_item),
-        r!(get, "/auditLogs/directoryAudits", Some(AuditRead), "Directory audit log", audit_logs::list_directory_audits),
-        r!(get, "/auditLogs/directoryAudits/{id}", Some(AuditRead), "Get an audit record", audit_logs::get_directory_audit),
+        r!(
+            get,
+            "/auditLogs/directoryAudits",
+            Some(AuditRead),
+            "Directory audit log",
+            audit_logs::list_directory_audits
+        ),
+        r!(
+            get,
+            "/auditLogs/directoryAudits/{id}",
+            Some(AuditRead),
+            "Get an audit record",
+            audit_logs::get_directory_audit
+        ),
     ]
 }

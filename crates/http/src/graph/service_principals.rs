@@ -61,7 +61,8 @@ const DEFAULT_ACCESS: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Finds a live service principal.
 pub async fn find(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<ServicePrincipal> {
-    let id = ObjectId::parse(key).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{key}'.")))?;
+    let id =
+        ObjectId::parse(key).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{key}'.")))?;
     let mut conn = state.conn().await?;
     apps::get_sp(&mut conn, tenant, id).await?.ok_or_else(|| GraphError::not_found(key))
 }
@@ -75,7 +76,12 @@ pub async fn app_roles_of(state: &AppState, sp: &ServicePrincipal) -> GraphResul
     let mut conn = state.conn().await?;
     match apps::get_app(&mut conn, sp.tenant_id, app_id, false).await? {
         Some(a) => {
-            let replies = a.web.get("redirectUris").and_then(Value::as_array).map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+            let replies = a
+                .web
+                .get("redirectUris")
+                .and_then(Value::as_array)
+                .map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
             Ok((a.app_roles, replies))
         }
         None => Ok((json!([]), vec![])),
@@ -88,7 +94,11 @@ async fn render(state: &AppState, sp: &ServicePrincipal) -> GraphResult<Value> {
 }
 
 /// GET /servicePrincipals
-pub async fn list_service_principals(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn list_service_principals(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let plan = opts.plan(&SERVICE_PRINCIPAL, state.dir.store.dialect())?;
     let mut conds = vec![Cond::new("tenant_id = $1 AND deleted_at IS NULL", vec![V::Text(auth.tenant().to_string())])];
@@ -108,11 +118,22 @@ pub async fn list_service_principals(auth: Authed, State(state): State<AppState>
     for sp in &page.items {
         items.push(wire::select(render(&state, sp).await?, &plan.select, &[]));
     }
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "servicePrincipals", Page { items, next: page.next, count: page.count }, &plan.select))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "servicePrincipals",
+        Page { items, next: page.next, count: page.count },
+        &plan.select,
+    ))
 }
 
 /// GET /servicePrincipals/{id}
-pub async fn get_service_principal(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_service_principal(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let select = opts.select_for(&SERVICE_PRINCIPAL)?;
     let sp = find(&state, auth.tenant(), &key).await?;
@@ -121,7 +142,12 @@ pub async fn get_service_principal(auth: Authed, State(state): State<AppState>, 
 }
 
 /// POST /servicePrincipals: creates the service principal of an application registered in this tenant.
-pub async fn create_service_principal(auth: Authed, State(state): State<AppState>, opts: QueryOptions, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn create_service_principal(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppsWrite)?.clone();
     check(&body, "servicePrincipal", SP_PROPS, true, &[])?;
     require(&body, &["appId"])?;
@@ -159,7 +185,12 @@ pub async fn create_service_principal(auth: Authed, State(state): State<AppState
 }
 
 /// PATCH /servicePrincipals/{id}
-pub async fn update_service_principal(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn update_service_principal(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppsWrite)?.clone();
     check(&body, "servicePrincipal", SP_PROPS, false, &[])?;
     let old = find(&state, auth.tenant(), &key).await?;
@@ -186,15 +217,35 @@ pub async fn update_service_principal(auth: Authed, State(state): State<AppState
     let mut tx = state.dir.store.begin().await?;
     apps::update_sp(&mut tx, &sp).await?;
     let names = ["displayName", "appRoleAssignmentRequired", "accountEnabled", "tags"];
-    let t = Target::new(sp.id, "ServicePrincipal", Some(sp.display_name.clone()))
-        .with_changes(diff(&wire::service_principal(&old, &json!([]), &[]), &wire::service_principal(&sp, &json!([]), &[]), &names));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Update service principal", "ApplicationManagement", "Update", "Core Directory", &[t], state.now_ms())).await?;
+    let t = Target::new(sp.id, "ServicePrincipal", Some(sp.display_name.clone())).with_changes(diff(
+        &wire::service_principal(&old, &json!([]), &[]),
+        &wire::service_principal(&sp, &json!([]), &[]),
+        &names,
+    ));
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Update service principal",
+            "ApplicationManagement",
+            "Update",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// DELETE /servicePrincipals/{id}
-pub async fn delete_service_principal(auth: Authed, State(state): State<AppState>, Path(key): Path<String>) -> GraphResult<Response> {
+pub async fn delete_service_principal(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppsWrite)?.clone();
     let sp = find(&state, auth.tenant(), &key).await?;
     if sp.app_id == GRAPH_APP_ID {
@@ -203,7 +254,20 @@ pub async fn delete_service_principal(auth: Authed, State(state): State<AppState
     let mut tx = state.dir.store.begin().await?;
     apps::purge_sp(&mut tx, auth.tenant(), sp.id).await?;
     let t = Target::new(sp.id, "ServicePrincipal", Some(sp.display_name.clone()));
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), "Remove service principal", "ApplicationManagement", "Delete", "Core Directory", &[t], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            "Remove service principal",
+            "ApplicationManagement",
+            "Delete",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -230,7 +294,9 @@ async fn owner_id(state: &AppState, tenant: TenantId, owner: Owner, key: &str) -
 async fn display_name(state: &AppState, tenant: TenantId, id: ObjectId) -> GraphResult<Option<String>> {
     let mut conn = state.conn().await?;
     Ok(match groups::resolve_object(&mut conn, tenant, id).await? {
-        Some(ObjectKind::User) => users::get(&mut conn, tenant, id, users::Deleted::Exclude).await?.map(|u| u.display_name),
+        Some(ObjectKind::User) => {
+            users::get(&mut conn, tenant, id, users::Deleted::Exclude).await?.map(|u| u.display_name)
+        }
         Some(ObjectKind::Group) => groups::get(&mut conn, tenant, id, false).await?.map(|g| g.display_name),
         Some(ObjectKind::ServicePrincipal) => apps::get_sp(&mut conn, tenant, id).await?.map(|s| s.display_name),
         None => None,
@@ -243,12 +309,20 @@ async fn render_assignment(state: &AppState, tenant: TenantId, a: &AppRoleAssign
     Ok(wire::app_role_assignment(a, pn.as_deref(), rn.as_deref()))
 }
 
-async fn list_assignments(auth: Authed, state: AppState, key: String, opts: QueryOptions, owner: Owner) -> GraphResult<Response> {
+async fn list_assignments(
+    auth: Authed,
+    state: AppState,
+    key: String,
+    opts: QueryOptions,
+    owner: Owner,
+) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let id = owner_id(&state, auth.tenant(), owner, &key).await?;
     let side = if owner == Owner::Resource { Side::Resource } else { Side::Principal };
     if opts.filter.is_some() || opts.search.is_some() || opts.orderby.is_some() {
-        return Err(GraphError::unsupported("$filter, $search and $orderby are not supported on app role assignments by Portico yet."));
+        return Err(GraphError::unsupported(
+            "$filter, $search and $orderby are not supported on app role assignments by Portico yet.",
+        ));
     }
     let mut conn = state.conn().await?;
     // An assignment whose other end is soft-deleted (a deleted user, or a service principal
@@ -266,32 +340,60 @@ async fn list_assignments(auth: Authed, state: AppState, key: String, opts: Quer
     for a in &items {
         out.push(render_assignment(&state, auth.tenant(), a).await?);
     }
-    Ok(wire::collection(&state.dir.settings.public_url, &opts, "appRoleAssignments", Page { items: out, next, count }, &[]))
+    Ok(wire::collection(
+        &state.dir.settings.public_url,
+        &opts,
+        "appRoleAssignments",
+        Page { items: out, next, count },
+        &[],
+    ))
 }
 
-async fn create_assignment(auth: Authed, state: AppState, key: String, opts: QueryOptions, body: Map<String, Value>, owner: Owner) -> GraphResult<Response> {
+async fn create_assignment(
+    auth: Authed,
+    state: AppState,
+    key: String,
+    opts: QueryOptions,
+    body: Map<String, Value>,
+    owner: Owner,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppRoleAssignmentsWrite)?.clone();
     check(&body, "appRoleAssignment", ASSIGNMENT_PROPS, true, &[])?;
     require(&body, &["principalId", "resourceId", "appRoleId"])?;
     let tenant = auth.tenant();
-    let guid = |k: &str| body.get(k).and_then(Value::as_str).and_then(ObjectId::parse).ok_or_else(|| GraphError::invalid_value(k));
+    let guid = |k: &str| {
+        body.get(k).and_then(Value::as_str).and_then(ObjectId::parse).ok_or_else(|| GraphError::invalid_value(k))
+    };
     let principal_id = guid("principalId")?;
     let resource_id = guid("resourceId")?;
-    let app_role_id = body.get("appRoleId").and_then(Value::as_str).and_then(parse_guid).ok_or_else(|| GraphError::invalid_value("appRoleId"))?.to_string();
+    let app_role_id = body
+        .get("appRoleId")
+        .and_then(Value::as_str)
+        .and_then(parse_guid)
+        .ok_or_else(|| GraphError::invalid_value("appRoleId"))?
+        .to_string();
     let path_id = owner_id(&state, tenant, owner, &key).await?;
     match owner {
-        Owner::Resource if path_id != resource_id => return Err(GraphError::bad_request("The resourceId must be the service principal in the request URL.")),
-        Owner::Principal(_) if path_id != principal_id => return Err(GraphError::bad_request("The principalId must be the object in the request URL.")),
+        Owner::Resource if path_id != resource_id => {
+            return Err(GraphError::bad_request("The resourceId must be the service principal in the request URL."));
+        }
+        Owner::Principal(_) if path_id != principal_id => {
+            return Err(GraphError::bad_request("The principalId must be the object in the request URL."));
+        }
         _ => {}
     }
     let mut tx = state.dir.store.begin().await?;
-    let kind = groups::resolve_object(&mut tx, tenant, principal_id).await?.ok_or_else(|| GraphError::not_found(&principal_id.to_string()))?;
+    let kind = groups::resolve_object(&mut tx, tenant, principal_id)
+        .await?
+        .ok_or_else(|| GraphError::not_found(&principal_id.to_string()))?;
     if let Owner::Principal(k) = owner
         && k != kind
     {
         return Err(GraphError::not_found(&principal_id.to_string()));
     }
-    let resource = apps::get_sp(&mut tx, tenant, resource_id).await?.ok_or_else(|| GraphError::not_found(&resource_id.to_string()))?;
+    let resource = apps::get_sp(&mut tx, tenant, resource_id)
+        .await?
+        .ok_or_else(|| GraphError::not_found(&resource_id.to_string()))?;
     drop(tx);
     let (roles, _) = app_roles_of(&state, &resource).await?;
     let member_type = if kind == ObjectKind::ServicePrincipal { "Application" } else { "User" };
@@ -301,7 +403,9 @@ async fn create_assignment(auth: Authed, state: AppState, key: String, opts: Que
     let ok = match role {
         Some(r) => {
             r.get("isEnabled").and_then(Value::as_bool).unwrap_or(true)
-                && r.get("allowedMemberTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x == member_type))
+                && r.get("allowedMemberTypes")
+                    .and_then(Value::as_array)
+                    .is_some_and(|t| t.iter().any(|x| x == member_type))
         }
         None => app_role_id == DEFAULT_ACCESS && kind != ObjectKind::ServicePrincipal,
     };
@@ -328,20 +432,42 @@ async fn create_assignment(auth: Authed, state: AppState, key: String, opts: Que
     let mut tx = state.dir.store.begin().await?;
     apps::insert_assignment(&mut tx, &a).await?;
     let value = role.and_then(|r| r.get("value").cloned()).unwrap_or(Value::Null);
-    let t = Target::new(principal_id, principal_type, None)
-        .with_changes(vec![("AppRole.Id".into(), Value::Null, json!(a.app_role_id)), ("AppRole.Value".into(), Value::Null, value)]);
+    let t = Target::new(principal_id, principal_type, None).with_changes(vec![
+        ("AppRole.Id".into(), Value::Null, json!(a.app_role_id)),
+        ("AppRole.Value".into(), Value::Null, value),
+    ]);
     let r = Target::new(resource.id, "ServicePrincipal", Some(resource.display_name.clone()));
-    audit_store::insert(&mut tx, &entry(tenant, &Actor::of(&caller), activity, "ApplicationManagement", "Assign", "Core Directory", &[t, r], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            tenant,
+            &Actor::of(&caller),
+            activity,
+            "ApplicationManagement",
+            "Assign",
+            "Core Directory",
+            &[t, r],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     let v = render_assignment(&state, tenant, &a).await?;
     Ok(wire::created(&state.dir.settings.public_url, &opts, "appRoleAssignments", v))
 }
 
-async fn delete_assignment(auth: Authed, state: AppState, key: String, aid: String, owner: Owner) -> GraphResult<Response> {
+async fn delete_assignment(
+    auth: Authed,
+    state: AppState,
+    key: String,
+    aid: String,
+    owner: Owner,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::AppRoleAssignmentsWrite)?.clone();
     let tenant = auth.tenant();
     let path_id = owner_id(&state, tenant, owner, &key).await?;
-    let id = ObjectId::parse(&aid).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{aid}'.")))?;
+    let id =
+        ObjectId::parse(&aid).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{aid}'.")))?;
     let mut tx = state.dir.store.begin().await?;
     let a = apps::get_assignment(&mut tx, tenant, id).await?.ok_or_else(|| GraphError::not_found(&aid))?;
     let belongs = match owner {
@@ -357,8 +483,25 @@ async fn delete_assignment(auth: Authed, state: AppState, key: String, aid: Stri
         "Group" => "Remove app role assignment from group",
         _ => "Remove app role assignment from service principal",
     };
-    let t = Target::new(a.principal_id, "Other", None).with_changes(vec![("AppRole.Id".into(), json!(a.app_role_id), Value::Null)]);
-    audit_store::insert(&mut tx, &entry(tenant, &Actor::of(&caller), activity, "ApplicationManagement", "Unassign", "Core Directory", &[t], state.now_ms())).await?;
+    let t = Target::new(a.principal_id, "Other", None).with_changes(vec![(
+        "AppRole.Id".into(),
+        json!(a.app_role_id),
+        Value::Null,
+    )]);
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            tenant,
+            &Actor::of(&caller),
+            activity,
+            "ApplicationManagement",
+            "Unassign",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -366,21 +509,60 @@ async fn delete_assignment(auth: Authed, state: AppState, key: String, aid: Stri
 macro_rules! assignment_handlers {
     ($list:ident, $create:ident, $delete:ident, $owner:expr, $doc:literal) => {
         #[doc = concat!("GET ", $doc)]
-        pub async fn $list(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+        pub async fn $list(
+            auth: Authed,
+            State(state): State<AppState>,
+            Path(key): Path<String>,
+            opts: QueryOptions,
+        ) -> GraphResult<Response> {
             list_assignments(auth, state, key, opts, $owner).await
         }
         #[doc = concat!("POST ", $doc)]
-        pub async fn $create(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions, JsonBody(body): JsonBody) -> GraphResult<Response> {
+        pub async fn $create(
+            auth: Authed,
+            State(state): State<AppState>,
+            Path(key): Path<String>,
+            opts: QueryOptions,
+            JsonBody(body): JsonBody,
+        ) -> GraphResult<Response> {
             create_assignment(auth, state, key, opts, body, $owner).await
         }
         #[doc = concat!("DELETE ", $doc, "/{assignmentId}")]
-        pub async fn $delete(auth: Authed, State(state): State<AppState>, Path((key, aid)): Path<(String, String)>) -> GraphResult<Response> {
+        pub async fn $delete(
+            auth: Authed,
+            State(state): State<AppState>,
+            Path((key, aid)): Path<(String, String)>,
+        ) -> GraphResult<Response> {
             delete_assignment(auth, state, key, aid, $owner).await
         }
     };
 }
 
-assignment_handlers!(list_assigned_to, create_assigned_to, delete_assigned_to, Owner::Resource, "/servicePrincipals/{id}/appRoleAssignedTo");
-assignment_handlers!(list_sp_assignments, create_sp_assignment, delete_sp_assignment, Owner::Principal(ObjectKind::ServicePrincipal), "/servicePrincipals/{id}/appRoleAssignments");
-assignment_handlers!(list_user_assignments, create_user_assignment, delete_user_assignment, Owner::Principal(ObjectKind::User), "/users/{id}/appRoleAssignments");
-assignment_handlers!(list_group_assignments, create_group_assignment, delete_group_assignment, Owner::Principal(ObjectKind::Group), "/groups/{id}/appRoleAssignments");
+assignment_handlers!(
+    list_assigned_to,
+    create_assigned_to,
+    delete_assigned_to,
+    Owner::Resource,
+    "/servicePrincipals/{id}/appRoleAssignedTo"
+);
+assignment_handlers!(
+    list_sp_assignments,
+    create_sp_assignment,
+    delete_sp_assignment,
+    Owner::Principal(ObjectKind::ServicePrincipal),
+    "/servicePrincipals/{id}/appRoleAssignments"
+);
+assignment_handlers!(
+    list_user_assignments,
+    create_user_assignment,
+    delete_user_assignment,
+    Owner::Principal(ObjectKind::User),
+    "/users/{id}/appRoleAssignments"
+);
+assignment_handlers!(
+    list_group_assignments,
+    create_group_assignment,
+    delete_group_assignment,
+    Owner::Principal(ObjectKind::Group),
+    "/groups/{id}/appRoleAssignments"
+);

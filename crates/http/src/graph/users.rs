@@ -121,27 +121,57 @@ pub async fn count_users(auth: Authed, State(state): State<AppState>, opts: Quer
     let plan = counted.plan(&USER, state.dir.store.dialect())?;
     let mut conds = vec![tenant_cond(auth.tenant())];
     conds.extend(plan.conds);
-    let list = List { table: "users", columns: "id", conds, order: vec![], id_column: "id", top: 1, skiptoken: None, count: true };
+    let list = List {
+        table: "users",
+        columns: "id",
+        conds,
+        order: vec![],
+        id_column: "id",
+        top: 1,
+        skiptoken: None,
+        count: true,
+    };
     let page = list.run(&state.dir.store, |_| Ok(())).await?;
     Ok(wire::count_text(page.count.unwrap_or(0)))
 }
 
 /// GET /users/{id}
-pub async fn get_user(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn get_user(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     let select = opts.select_for(&USER)?;
     let u = find(&state, auth.tenant(), &key).await?;
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, "users", wire::select(wire::user(&u), &select, wire::USER_DEFAULT), &select))
+    Ok(wire::entity(
+        &state.dir.settings.public_url,
+        &opts,
+        "users",
+        wire::select(wire::user(&u), &select, wire::USER_DEFAULT),
+        &select,
+    ))
 }
 
 /// GET /me
 pub async fn me(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
     let Principal::User { user_id, .. } = &auth.0.principal else {
-        return Err(GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", "/me request is only valid with delegated authentication flow."));
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        ));
     };
     let select = opts.select_for(&USER)?;
     let u = find(&state, auth.tenant(), &user_id.to_string()).await?;
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, "users", wire::select(wire::user(&u), &select, wire::USER_DEFAULT), &select))
+    Ok(wire::entity(
+        &state.dir.settings.public_url,
+        &opts,
+        "users",
+        wire::select(wire::user(&u), &select, wire::USER_DEFAULT),
+        &select,
+    ))
 }
 
 fn canonical_user_type(s: &str) -> GraphResult<String> {
@@ -157,7 +187,9 @@ fn check_mail(name: &str, v: &str) -> GraphResult<()> {
 }
 
 fn check_language(v: &str) -> GraphResult<()> {
-    let ok = !v.is_empty() && v.len() <= 35 && v.split('-').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
+    let ok = !v.is_empty()
+        && v.len() <= 35
+        && v.split('-').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
     if ok { Ok(()) } else { Err(GraphError::invalid_value("preferredLanguage")) }
 }
 
@@ -166,15 +198,21 @@ fn parse_identities(v: &Value) -> GraphResult<Vec<Identity>> {
     arr.iter()
         .map(|i| {
             let s = |k: &str| i.get(k).and_then(Value::as_str).map(str::to_owned);
-            let sign_in_type = s("signInType").filter(|x| !x.is_empty()).ok_or_else(|| GraphError::invalid_value("identities"))?;
-            let issuer = s("issuer").filter(|x| !x.is_empty()).ok_or_else(|| GraphError::invalid_value("identities"))?;
+            let sign_in_type =
+                s("signInType").filter(|x| !x.is_empty()).ok_or_else(|| GraphError::invalid_value("identities"))?;
+            let issuer =
+                s("issuer").filter(|x| !x.is_empty()).ok_or_else(|| GraphError::invalid_value("identities"))?;
             Ok(Identity { sign_in_type, issuer, issuer_assigned_id: s("issuerAssignedId") })
         })
         .collect()
 }
 
 fn upn_identity(upn: &str, initial_domain: &str) -> Identity {
-    Identity { sign_in_type: "userPrincipalName".into(), issuer: initial_domain.to_string(), issuer_assigned_id: Some(upn.to_string()) }
+    Identity {
+        sign_in_type: "userPrincipalName".into(),
+        issuer: initial_domain.to_string(),
+        issuer_assigned_id: Some(upn.to_string()),
+    }
 }
 
 /// Keeps the user's UPN identity in step with its UPN (issued by the tenant's initial domain, as
@@ -237,7 +275,12 @@ fn validate_common(body: &Map<String, Value>) -> GraphResult<()> {
 }
 
 /// POST /users
-pub async fn create_user(auth: Authed, State(state): State<AppState>, opts: QueryOptions, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn create_user(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::UsersWrite)?.clone();
     check(&body, "user", USER_PROPS, true, &[])?;
     require(&body, &["accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName"])?;
@@ -246,7 +289,9 @@ pub async fn create_user(auth: Authed, State(state): State<AppState>, opts: Quer
     let password = profile
         .get("password")
         .and_then(Value::as_str)
-        .ok_or_else(|| GraphError::bad_request("Property 'passwordProfile.password' is required but was not supplied."))?
+        .ok_or_else(|| {
+            GraphError::bad_request("Property 'passwordProfile.password' is required but was not supplied.")
+        })?
         .to_string();
     let s = |k: &str| opt_str(&body, k).flatten();
     let n = NewUser {
@@ -277,13 +322,22 @@ pub async fn create_user(auth: Authed, State(state): State<AppState>, opts: Quer
     users::insert(&mut tx, &user).await?;
     let mut t = Target::new(user.id, "User", Some(user.display_name.clone()));
     t.user_principal_name = Some(user.user_principal_name.clone());
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Add user", "UserManagement", "Add", "Core Directory", &[t], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(auth.tenant(), &actor, "Add user", "UserManagement", "Add", "Core Directory", &[t], state.now_ms()),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(wire::created(&state.dir.settings.public_url, &opts, "users", wire::select(wire::user(&user), &[], &[])))
 }
 
 /// PATCH /users/{id}
-pub async fn update_user(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, JsonBody(body): JsonBody) -> GraphResult<Response> {
+pub async fn update_user(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::UsersWrite)?.clone();
     check(&body, "user", USER_PROPS, false, &[])?;
     validate_common(&body)?;
@@ -342,7 +396,8 @@ pub async fn update_user(auth: Authed, State(state): State<AppState>, Path(key):
     if let Some(profile) = body.get("passwordProfile").and_then(Value::as_object) {
         if let Some(pw) = profile.get("password").and_then(Value::as_str) {
             check_password(pw)?;
-            u.password_hash = Some(secret::hash_password(pw, state.dir.password_cost).map_err(|e| GraphError::internal(&e))?);
+            u.password_hash =
+                Some(secret::hash_password(pw, state.dir.password_cost).map_err(|e| GraphError::internal(&e))?);
             u.password_changed_at = Some(state.now_ms());
             password_changed = true;
         }
@@ -358,13 +413,30 @@ pub async fn update_user(auth: Authed, State(state): State<AppState>, Path(key):
     let mut t = Target::new(u.id, "User", Some(u.display_name.clone())).with_changes(changes);
     t.user_principal_name = Some(u.user_principal_name.clone());
     let actor = Actor::of(&caller);
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &actor, "Update user", "UserManagement", "Update", "Core Directory", &[t], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &actor,
+            "Update user",
+            "UserManagement",
+            "Update",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// DELETE /users/{id}: moves the user to deleted items (restorable for 30 days).
-pub async fn delete_user(auth: Authed, State(state): State<AppState>, Path(key): Path<String>) -> GraphResult<Response> {
+pub async fn delete_user(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> GraphResult<Response> {
     let caller = auth.require(Action::UsersWrite)?.clone();
     let mut u = find(&state, auth.tenant(), &key).await?;
     if let Principal::User { user_id, .. } = &caller.principal
@@ -378,13 +450,31 @@ pub async fn delete_user(auth: Authed, State(state): State<AppState>, Path(key):
     let activity = if u.user_type == "Guest" { "Delete external user" } else { "Delete user" };
     let mut t = Target::new(u.id, "User", Some(u.display_name.clone()));
     t.user_principal_name = Some(u.user_principal_name.clone());
-    audit_store::insert(&mut tx, &entry(auth.tenant(), &Actor::of(&caller), activity, "UserManagement", "Delete", "Core Directory", &[t], state.now_ms())).await?;
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            auth.tenant(),
+            &Actor::of(&caller),
+            activity,
+            "UserManagement",
+            "Delete",
+            "Core Directory",
+            &[t],
+            state.now_ms(),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// GET /users/{id}/memberOf
-pub async fn user_member_of(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn user_member_of(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     auth.require(Action::GroupsRead)?;
     let u = find(&state, auth.tenant(), &key).await?;
@@ -394,7 +484,12 @@ pub async fn user_member_of(auth: Authed, State(state): State<AppState>, Path(ke
 }
 
 /// GET /users/{id}/transitiveMemberOf
-pub async fn user_transitive_member_of(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn user_transitive_member_of(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     auth.require(Action::GroupsRead)?;
     let u = find(&state, auth.tenant(), &key).await?;
@@ -404,7 +499,12 @@ pub async fn user_transitive_member_of(auth: Authed, State(state): State<AppStat
 }
 
 /// GET /users/{id}/ownedObjects (groups the user owns)
-pub async fn user_owned_objects(auth: Authed, State(state): State<AppState>, Path(key): Path<String>, opts: QueryOptions) -> GraphResult<Response> {
+pub async fn user_owned_objects(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     auth.require(Action::GroupsRead)?;
     let u = find(&state, auth.tenant(), &key).await?;

@@ -177,7 +177,11 @@ pub fn context(public_url: &str, version: &str, what: &str, selected: &[&str]) -
     } else {
         let (set, rest) = what.split_once('/').map_or((what, ""), |(a, b)| (a, b));
         let sel = format!("{set}({})", selected.join(","));
-        if rest.is_empty() { format!("{public_url}/{version}/$metadata#{sel}") } else { format!("{public_url}/{version}/$metadata#{sel}/{rest}") }
+        if rest.is_empty() {
+            format!("{public_url}/{version}/$metadata#{sel}")
+        } else {
+            format!("{public_url}/{version}/$metadata#{sel}/{rest}")
+        }
     }
 }
 
@@ -186,7 +190,10 @@ pub fn entity(public_url: &str, opts: &QueryOptions, set: &str, body: Value, sel
     let mut body = body;
     if let Value::Object(m) = &mut body {
         let mut out = Map::new();
-        out.insert("@odata.context".into(), Value::String(context(public_url, opts.version(), &format!("{set}/$entity"), selected)));
+        out.insert(
+            "@odata.context".into(),
+            Value::String(context(public_url, opts.version(), &format!("{set}/$entity"), selected)),
+        );
         out.extend(std::mem::take(m));
         body = Value::Object(out);
     }
@@ -236,13 +243,19 @@ mod tests {
     fn select_keeps_what_was_asked_and_default_otherwise() {
         let v = json!({"id": "1", "displayName": "A", "userType": "Guest", "mail": null});
         assert_eq!(select(v.clone(), &["userType"], USER_DEFAULT), json!({"userType": "Guest"}));
-        assert_eq!(select(v.clone(), &[], &["displayName", "mail"]), json!({"id": "1", "displayName": "A", "mail": null}));
+        assert_eq!(
+            select(v.clone(), &[], &["displayName", "mail"]),
+            json!({"id": "1", "displayName": "A", "mail": null})
+        );
         assert_eq!(select(v.clone(), &[], &[]), v);
     }
 
     #[test]
     fn contexts_follow_graph() {
         assert_eq!(context("http://h", "v1.0", "users", &[]), "http://h/v1.0/$metadata#users");
-        assert_eq!(context("http://h", "v1.0", "users/$entity", &["id", "mail"]), "http://h/v1.0/$metadata#users(id,mail)/$entity");
+        assert_eq!(
+            context("http://h", "v1.0", "users/$entity", &["id", "mail"]),
+            "http://h/v1.0/$metadata#users(id,mail)/$entity"
+        );
     }
 }

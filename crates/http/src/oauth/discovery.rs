@@ -14,7 +14,15 @@ use crate::app::AppState;
 
 /// Resolves `{tenant}`: an id or a verified domain.
 pub async fn resolve(state: &AppState, key: &str) -> Result<TenantId, OAuthError> {
-    let not_found = || OAuthError::new("invalid_tenant", 90002, format!("Tenant '{key}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."));
+    let not_found = || {
+        OAuthError::new(
+            "invalid_tenant",
+            90002,
+            format!(
+                "Tenant '{key}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+        )
+    };
     // No tenant id or domain has control characters; PostgreSQL text cannot even compare a NUL.
     if key.chars().any(char::is_control) {
         return Err(not_found());
@@ -23,7 +31,10 @@ pub async fn resolve(state: &AppState, key: &str) -> Result<TenantId, OAuthError
 }
 
 /// GET /{tenant}/v2.0/.well-known/openid-configuration
-pub async fn openid_configuration(State(state): State<AppState>, Path(tenant): Path<String>) -> Result<Response, OAuthError> {
+pub async fn openid_configuration(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> Result<Response, OAuthError> {
     let tid = resolve(&state, &tenant).await?;
     let base = &state.dir.settings.public_url;
     let issuer = state.dir.settings.issuer(tid);
@@ -51,7 +62,11 @@ pub async fn openid_configuration(State(state): State<AppState>, Path(tenant): P
 pub async fn jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Result<Response, OAuthError> {
     let tid = resolve(&state, &tenant).await?;
     let now = to_millis(state.dir.clock.now());
-    let keys = state.dir.keys.published(&state.dir.store, tid, now, true).await.map_err(|e| OAuthError::server(&e))?;
+    // Read from the store, not the server's cache: a rotation made by another server or the CLI
+    // is published at once (clients cache the document themselves, per Cache-Control).
+    let rows = portico_store::keys::published(&state.dir.store, tid, now).await.map_err(|e| OAuthError::server(&e))?;
+    let keys: Vec<portico_core::jws::Jwk> =
+        rows.iter().filter_map(|r| serde_json::from_str(&r.public_jwk).ok()).collect();
     let issuer = state.dir.settings.issuer(tid);
     let keys: Vec<_> = keys
         .iter()

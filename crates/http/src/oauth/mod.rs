@@ -32,13 +32,25 @@ impl OAuthError {
     }
     /// A 401 invalid_client.
     pub fn invalid_client(code: u32, description: impl Into<String>, basic: bool) -> Self {
-        Self { status: StatusCode::UNAUTHORIZED, error: "invalid_client", code, description: description.into(), basic_challenge: basic }
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_client",
+            code,
+            description: description.into(),
+            basic_challenge: basic,
+        }
     }
     /// A 500.
     pub fn server(cause: &dyn std::fmt::Display) -> Self {
         let id = crate::request_id::current();
         tracing::error!(request.id = %id, error = %cause, "token endpoint failure on request {id}: {cause}");
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, error: "server_error", code: 90000, description: "The server failed to process the request.".into(), basic_challenge: false }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            code: 90000,
+            description: "The server failed to process the request.".into(),
+            basic_challenge: false,
+        }
     }
 }
 

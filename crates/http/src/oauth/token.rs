@@ -36,52 +36,102 @@ fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientA
         .map(|(_, credentials)| credentials);
     if let Some(b) = basic {
         if field("client_secret").is_some() {
-            return Err(OAuthError::new("invalid_request", 90014, "Only one client authentication method may be used."));
+            return Err(OAuthError::new(
+                "invalid_request",
+                90014,
+                "Only one client authentication method may be used.",
+            ));
         }
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(b.trim())
             .ok()
             .and_then(|d| String::from_utf8(d).ok())
-            .ok_or_else(|| OAuthError::invalid_client(7000216, "The Authorization header is not valid Basic credentials.", true))?;
-        let (id, secret) = decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client(7000216, "The Authorization header is not valid Basic credentials.", true))?;
+            .ok_or_else(|| {
+                OAuthError::invalid_client(7000216, "The Authorization header is not valid Basic credentials.", true)
+            })?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+            OAuthError::invalid_client(7000216, "The Authorization header is not valid Basic credentials.", true)
+        })?;
         // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
         let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
         let (id, secret) = (dec(id), dec(secret));
         if id.contains('\0') {
-            return Err(OAuthError::invalid_client(7000216, "The Authorization header is not valid Basic credentials.", true));
+            return Err(OAuthError::invalid_client(
+                7000216,
+                "The Authorization header is not valid Basic credentials.",
+                true,
+            ));
         }
         if let Some(form_id) = field("client_id")
             && form_id != id
         {
-            return Err(OAuthError::new("invalid_request", 90014, "client_id in the body does not match the Authorization header."));
+            return Err(OAuthError::new(
+                "invalid_request",
+                90014,
+                "client_id in the body does not match the Authorization header.",
+            ));
         }
         return Ok(ClientAuth { client_id: id, secret, basic: true });
     }
-    let client_id = field("client_id").ok_or_else(|| OAuthError::new("invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."))?;
+    let client_id = field("client_id").ok_or_else(|| {
+        OAuthError::new(
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        )
+    })?;
     let secret = field("client_secret").ok_or_else(|| {
-        OAuthError::invalid_client(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", false)
+        OAuthError::invalid_client(
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            false,
+        )
     })?;
     Ok(ClientAuth { client_id, secret, basic: false })
 }
 
 /// Finds the resource a `.default` scope names: Microsoft Graph, or an application of the tenant
 /// by appId or identifierUri.
-async fn resource_for(state: &AppState, tenant: TenantId, scope: &str) -> Result<(ServicePrincipal, String, Value), OAuthError> {
+async fn resource_for(
+    state: &AppState,
+    tenant: TenantId,
+    scope: &str,
+) -> Result<(ServicePrincipal, String, Value), OAuthError> {
     let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
     let [one] = scopes.as_slice() else {
-        return Err(OAuthError::new("invalid_scope", 1002012, format!(
-            "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-        )));
+        return Err(OAuthError::new(
+            "invalid_scope",
+            1002012,
+            format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
+        ));
     };
     let Some(resource) = one.strip_suffix("/.default") else {
-        return Err(OAuthError::new("invalid_scope", 1002012, format!(
-            "The provided value for scope {one} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-        )));
+        return Err(OAuthError::new(
+            "invalid_scope",
+            1002012,
+            format!(
+                "The provided value for scope {one} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
+        ));
     };
     let mut conn = state.dir.store.pool().acquire().await.map_err(|e| OAuthError::server(&e))?;
-    let not_found = || OAuthError::new("invalid_resource", 500011, format!("The resource principal named {resource} was not found in the tenant named {tenant}."));
-    if resource == GRAPH_RESOURCE || resource == format!("{GRAPH_RESOURCE}/") || resource.eq_ignore_ascii_case(GRAPH_APP_ID) {
-        let sp = apps::get_sp_by_app_id(&mut conn, tenant, GRAPH_APP_ID).await.map_err(|e| OAuthError::server(&e))?.ok_or_else(not_found)?;
+    let not_found = || {
+        OAuthError::new(
+            "invalid_resource",
+            500011,
+            format!("The resource principal named {resource} was not found in the tenant named {tenant}."),
+        )
+    };
+    if resource == GRAPH_RESOURCE
+        || resource == format!("{GRAPH_RESOURCE}/")
+        || resource.eq_ignore_ascii_case(GRAPH_APP_ID)
+    {
+        let sp = apps::get_sp_by_app_id(&mut conn, tenant, GRAPH_APP_ID)
+            .await
+            .map_err(|e| OAuthError::server(&e))?
+            .ok_or_else(not_found)?;
         return Ok((sp, GRAPH_RESOURCE.to_string(), graph_app_roles()));
     }
     let app = match portico_core::ids::parse_guid(resource) {
@@ -90,15 +140,27 @@ async fn resource_for(state: &AppState, tenant: TenantId, scope: &str) -> Result
     }
     .map_err(|e| OAuthError::server(&e))?
     .ok_or_else(not_found)?;
-    let sp = apps::get_sp_by_app_id(&mut conn, tenant, &app.app_id).await.map_err(|e| OAuthError::server(&e))?.ok_or_else(not_found)?;
+    let sp = apps::get_sp_by_app_id(&mut conn, tenant, &app.app_id)
+        .await
+        .map_err(|e| OAuthError::server(&e))?
+        .ok_or_else(not_found)?;
     Ok((sp, app.app_id.clone(), app.app_roles))
 }
 
 /// POST /{tenant}/oauth2/v2.0/token
-pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, OAuthError> {
+pub async fn token(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, OAuthError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return Err(OAuthError::new("invalid_request", 900144, "The token request must be sent as application/x-www-form-urlencoded."));
+        return Err(OAuthError::new(
+            "invalid_request",
+            900144,
+            "The token request must be sent as application/x-www-form-urlencoded.",
+        ));
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     for k in ["grant_type", "client_id", "client_secret", "scope"] {
@@ -108,23 +170,51 @@ pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, he
     }
     // No parameter has a NUL character; PostgreSQL text cannot even compare one.
     if let Some((k, _)) = form.iter().find(|(_, v)| v.contains('\0')) {
-        return Err(OAuthError::new("invalid_request", 90014, format!("The parameter '{k}' contains a NUL character.")));
+        return Err(OAuthError::new(
+            "invalid_request",
+            90014,
+            format!("The parameter '{k}' contains a NUL character."),
+        ));
     }
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let tid = resolve(&state, &tenant).await?;
     match field("grant_type") {
         Some("client_credentials") => {}
         Some("password") | Some("implicit") => {
-            return Err(OAuthError::new("unsupported_grant_type", 70003, "The grant type is not supported: Portico never offers the password or implicit grants."));
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                70003,
+                "The grant type is not supported: Portico never offers the password or implicit grants.",
+            ));
         }
-        Some(other) => return Err(OAuthError::new("unsupported_grant_type", 70003, format!("The app requested an unsupported grant type '{other}'."))),
-        None => return Err(OAuthError::new("invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")),
+        Some(other) => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                70003,
+                format!("The app requested an unsupported grant type '{other}'."),
+            ));
+        }
+        None => {
+            return Err(OAuthError::new(
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'grant_type'.",
+            ));
+        }
     }
     let auth = client_auth(&headers, &form)?;
-    let scope = field("scope").ok_or_else(|| OAuthError::new("invalid_request", 900144, "The request body must contain the following parameter: 'scope'."))?;
+    let scope = field("scope").ok_or_else(|| {
+        OAuthError::new("invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+    })?;
 
     let mut conn = state.dir.store.pool().acquire().await.map_err(|e| OAuthError::server(&e))?;
-    let bad_client = || OAuthError::invalid_client(700016, format!("Application with identifier '{}' was not found in the directory '{tid}'.", auth.client_id), auth.basic);
+    let bad_client = || {
+        OAuthError::invalid_client(
+            700016,
+            format!("Application with identifier '{}' was not found in the directory '{tid}'.", auth.client_id),
+            auth.basic,
+        )
+    };
     let app = apps::get_app_by_app_id(&mut conn, tid, &auth.client_id).await.map_err(|e| OAuthError::server(&e))?;
     let Some(app) = app else {
         // Same work as a real check, so timing does not reveal which client ids exist.
@@ -139,21 +229,40 @@ pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, he
     match matched {
         None => {
             metrics::counter!("portico_token_requests_total", "result" => "invalid_client").increment(1);
-            return Err(OAuthError::invalid_client(7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", auth.basic));
+            return Err(OAuthError::invalid_client(
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+                auth.basic,
+            ));
         }
         Some(c) if c.end_at <= now_ms => {
-            return Err(OAuthError::invalid_client(7000222, format!("The provided client secret keys for app '{}' are expired.", app.app_id), auth.basic));
+            return Err(OAuthError::invalid_client(
+                7000222,
+                format!("The provided client secret keys for app '{}' are expired.", app.app_id),
+                auth.basic,
+            ));
         }
         Some(c) if c.start_at > now_ms + 300_000 => {
             return Err(OAuthError::invalid_client(7000215, "The client secret is not valid yet.", auth.basic));
         }
         Some(_) => {}
     }
-    let client_sp = apps::get_sp_by_app_id(&mut conn, tid, &app.app_id).await.map_err(|e| OAuthError::server(&e))?.ok_or_else(|| {
-        OAuthError::new("invalid_client", 7000229, format!("The client application {} is missing service principal in the tenant {tid}.", app.app_id))
-    })?;
+    let client_sp = apps::get_sp_by_app_id(&mut conn, tid, &app.app_id)
+        .await
+        .map_err(|e| OAuthError::server(&e))?
+        .ok_or_else(|| {
+            OAuthError::new(
+                "invalid_client",
+                7000229,
+                format!("The client application {} is missing service principal in the tenant {tid}.", app.app_id),
+            )
+        })?;
     if !client_sp.account_enabled {
-        return Err(OAuthError::new("unauthorized_client", 7000112, format!("Application '{}'({}) is disabled.", app.app_id, app.display_name)));
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            7000112,
+            format!("Application '{}'({}) is disabled.", app.app_id, app.display_name),
+        ));
     }
     drop(conn);
     let (resource_sp, audience, resource_roles) = resource_for(&state, tid, scope).await?;
@@ -161,20 +270,28 @@ pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, he
         return Err(OAuthError::new("invalid_resource", 7000112, "The resource application is disabled."));
     }
     let mut conn = state.dir.store.pool().acquire().await.map_err(|e| OAuthError::server(&e))?;
-    let granted = apps::granted_roles(&mut conn, tid, client_sp.id, resource_sp.id).await.map_err(|e| OAuthError::server(&e))?;
+    let granted =
+        apps::granted_roles(&mut conn, tid, client_sp.id, resource_sp.id).await.map_err(|e| OAuthError::server(&e))?;
     drop(conn);
     let roles: Vec<String> = granted
         .iter()
         .filter_map(|id| {
             resource_roles.as_array().and_then(|a| {
                 a.iter()
-                    .find(|r| r.get("id").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(id)) && r.get("isEnabled").and_then(Value::as_bool).unwrap_or(true))
+                    .find(|r| {
+                        r.get("id").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(id))
+                            && r.get("isEnabled").and_then(Value::as_bool).unwrap_or(true)
+                    })
                     .and_then(|r| r.get("value").and_then(Value::as_str).map(str::to_owned))
             })
         })
         .collect();
     if resource_sp.app_role_assignment_required && roles.is_empty() {
-        return Err(OAuthError::new("invalid_grant", 501051, "The application is not assigned to a role for the resource application."));
+        return Err(OAuthError::new(
+            "invalid_grant",
+            501051,
+            "The application is not assigned to a role for the resource application.",
+        ));
     }
     let iat = now.unix_timestamp();
     let lifetime = state.dir.settings.access_token_lifetime_secs;
@@ -203,7 +320,8 @@ pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, he
     let signer = state.dir.keys.signer(&state.dir.store, tid).await.map_err(|e| OAuthError::server(&e))?;
     let token = signer.sign_jwt(&claims).map_err(|e| OAuthError::server(&e))?;
     metrics::counter!("portico_token_requests_total", "result" => "issued").increment(1);
-    let body = json!({ "token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token });
+    let body =
+        json!({ "token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token });
     let mut r = Json(body).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -27,7 +27,12 @@ async fn create_sp(app: &TestApp, app_id: &str) -> Value {
 }
 
 async fn add_password(app: &TestApp, object_id: &str) -> Value {
-    let r = app.post(&format!("/v1.0/applications/{object_id}/addPassword"), json!({"passwordCredential": {"displayName": "ci"}})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/applications/{object_id}/addPassword"),
+            json!({"passwordCredential": {"displayName": "ci"}}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "addPassword: {}", r.text);
     r.body
 }
@@ -82,9 +87,13 @@ api_test!(create_refuses_missing_unknown_read_only_and_unsupported_properties, |
     assert!(r.text.contains("displayName"), "{}", r.text);
     let r = app.post("/v1.0/applications", json!({"displayName": "x", "color": "red"})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert_eq!(r.body["error"]["message"], json!("Property 'color' does not exist on type 'microsoft.graph.application'."));
+    assert_eq!(
+        r.body["error"]["message"],
+        json!("Property 'color' does not exist on type 'microsoft.graph.application'.")
+    );
     for prop in ["appId", "passwordCredentials", "publisherDomain"] {
-        let value = if prop == "passwordCredentials" { json!([]) } else { json!("00000000-0000-0000-0000-000000000001") };
+        let value =
+            if prop == "passwordCredentials" { json!([]) } else { json!("00000000-0000-0000-0000-000000000001") };
         let r = app.post("/v1.0/applications", json!({"displayName": "x", prop: value})).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{prop}: {}", r.text);
         assert!(r.text.contains("read-only"), "{prop}: {}", r.text);
@@ -114,7 +123,10 @@ api_test!(applications_are_read_listed_and_filtered_by_app_id, |app| {
     assert_eq!(app.get("/v1.0/applications/not-a-guid").await.status, StatusCode::BAD_REQUEST);
 
     let all: BTreeSet<String> = TestApp::ids(&app.get("/v1.0/applications").await).into_iter().collect();
-    assert_eq!(all.difference(&harness).cloned().collect::<BTreeSet<_>>(), [id_of(&a), id_of(&b)].into_iter().collect());
+    assert_eq!(
+        all.difference(&harness).cloned().collect::<BTreeSet<_>>(),
+        [id_of(&a), id_of(&b)].into_iter().collect()
+    );
     let q = |f: String| format!("/v1.0/applications?$filter={}", urlencode(&f));
     let r = app.get(&q(format!("appId eq '{}'", a["appId"].as_str().unwrap()))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -163,17 +175,30 @@ api_test!(patch_round_trips_and_renaming_renames_the_service_principal, |app| {
     assert_eq!(s.body["replyUrls"], json!(["https://app.contoso.test/signin", "http://localhost:8080/cb"]));
     let audits = app.audits_for("Update application", &id_of(&a)).await;
     assert_eq!(audits.len(), 1);
-    assert!(audits[0]["targetResources"][0]["modifiedProperties"].as_array().unwrap().iter().any(|p| p["displayName"] == json!("displayName")));
+    assert!(
+        audits[0]["targetResources"][0]["modifiedProperties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["displayName"] == json!("displayName"))
+    );
     // Read-only and unknown properties are refused.
-    for body in [json!({"appId": "00000000-0000-0000-0000-000000000001"}), json!({"nope": 1}), json!({"displayName": " "})] {
+    for body in
+        [json!({"appId": "00000000-0000-0000-0000-000000000001"}), json!({"nope": 1}), json!({"displayName": " "})]
+    {
         let r = app.patch(&format!("/v1.0/applications/{}", id_of(&a)), body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
     }
-    assert_eq!(app.patch(&format!("/v1.0/applications/{}", uuid::Uuid::new_v4()), json!({"description": "x"})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.patch(&format!("/v1.0/applications/{}", uuid::Uuid::new_v4()), json!({"description": "x"})).await.status,
+        StatusCode::NOT_FOUND
+    );
 });
 
 api_test!(redirect_uris_must_be_https_or_loopback_http_without_fragments, |app| {
-    let a = register(&app, json!({"displayName": "Redirects", "web": {"redirectUris": ["https://ok.contoso.test/cb"]}})).await;
+    let a =
+        register(&app, json!({"displayName": "Redirects", "web": {"redirectUris": ["https://ok.contoso.test/cb"]}}))
+            .await;
     let path = format!("/v1.0/applications/{}", id_of(&a));
     for (prop, uri) in [
         ("web", "http://app.contoso.test/cb"),
@@ -190,8 +215,17 @@ api_test!(redirect_uris_must_be_https_or_loopback_http_without_fragments, |app| 
         let r = app.post("/v1.0/applications", json!({"displayName": "Bad", prop: {"redirectUris": [uri]}})).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "create with {prop} {uri}: {}", r.text);
     }
-    assert_eq!(app.get(&path).await.body["web"]["redirectUris"], json!(["https://ok.contoso.test/cb"]), "refused changes change nothing");
-    for uri in ["http://localhost/cb", "http://localhost:5000/signin-oidc", "http://127.0.0.1:9000/", "https://app.contoso.test/cb?x=1"] {
+    assert_eq!(
+        app.get(&path).await.body["web"]["redirectUris"],
+        json!(["https://ok.contoso.test/cb"]),
+        "refused changes change nothing"
+    );
+    for uri in [
+        "http://localhost/cb",
+        "http://localhost:5000/signin-oidc",
+        "http://127.0.0.1:9000/",
+        "https://app.contoso.test/cb?x=1",
+    ] {
         let r = app.patch(&path, json!({"web": {"redirectUris": [uri]}})).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{uri}: {}", r.text);
         assert_eq!(app.get(&path).await.body["web"]["redirectUris"], json!([uri]));
@@ -206,13 +240,23 @@ api_test!(identifier_uris_are_unique_within_the_tenant, |app| {
     let a = register(&app, json!({"displayName": "First", "identifierUris": ["api://shared"]})).await;
     let r = app.post("/v1.0/applications", json!({"displayName": "Second", "identifierUris": ["api://shared"]})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert_eq!(r.body["error"]["message"], json!("Another object with the same value for property identifierUris already exists."));
+    assert_eq!(
+        r.body["error"]["message"],
+        json!("Another object with the same value for property identifierUris already exists.")
+    );
     let b = register(&app, json!({"displayName": "Second"})).await;
-    let r = app.patch(&format!("/v1.0/applications/{}", id_of(&b)), json!({"identifierUris": ["api://other", "api://shared"]})).await;
+    let r = app
+        .patch(&format!("/v1.0/applications/{}", id_of(&b)), json!({"identifierUris": ["api://other", "api://shared"]}))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(app.get(&format!("/v1.0/applications/{}", id_of(&b))).await.body["identifierUris"], json!([]));
     // Saving an application with its own URI is fine.
-    let r = app.patch(&format!("/v1.0/applications/{}", id_of(&a)), json!({"identifierUris": ["api://shared", "https://first.contoso.test"]})).await;
+    let r = app
+        .patch(
+            &format!("/v1.0/applications/{}", id_of(&a)),
+            json!({"identifierUris": ["api://shared", "https://first.contoso.test"]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     // A near miss is not a duplicate (no LIKE wildcard surprises).
     let r = app.patch(&format!("/v1.0/applications/{}", id_of(&b)), json!({"identifierUris": ["api://share"]})).await;
@@ -223,7 +267,9 @@ api_test!(identifier_uris_are_unique_within_the_tenant, |app| {
     }
     // Uniqueness is per tenant.
     let (_, other) = app.new_tenant("Fabrikam", Some("fabrikam.test"), &crate::common::all_permissions()).await;
-    let r = app.post_as(&other, "/v1.0/applications", json!({"displayName": "Elsewhere", "identifierUris": ["api://shared"]})).await;
+    let r = app
+        .post_as(&other, "/v1.0/applications", json!({"displayName": "Elsewhere", "identifierUris": ["api://shared"]}))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 });
 
@@ -234,7 +280,10 @@ api_test!(app_roles_are_validated, |app| {
         (json!([{"allowedMemberTypes": ["User"], "displayName": "No id", "value": "x"}]), "id"),
         (json!([{"id": "nope", "allowedMemberTypes": ["User"], "displayName": "Bad id", "value": "x"}]), "id"),
         (json!([role(ROLE_A, "a", true), role(ROLE_A, "b", true)]), "unique"),
-        (json!([{"id": ROLE_A, "allowedMemberTypes": ["Robot"], "displayName": "R", "value": "r"}]), "allowedMemberTypes"),
+        (
+            json!([{"id": ROLE_A, "allowedMemberTypes": ["Robot"], "displayName": "R", "value": "r"}]),
+            "allowedMemberTypes",
+        ),
         (json!([{"id": ROLE_A, "allowedMemberTypes": [], "displayName": "R", "value": "r"}]), "allowedMemberTypes"),
         (json!([{"id": ROLE_A, "allowedMemberTypes": ["User"], "displayName": "R", "value": "has space"}]), "value"),
         (json!([role(ROLE_A, "same", true), role(ROLE_B, "same", true)]), "unique"),
@@ -259,7 +308,11 @@ api_test!(app_roles_are_validated, |app| {
 });
 
 api_test!(an_enabled_app_role_must_be_disabled_before_it_is_deleted, |app| {
-    let a = register(&app, json!({"displayName": "Lifecycle", "appRoles": [role(ROLE_A, "keep", true), role(ROLE_B, "drop", true)]})).await;
+    let a = register(
+        &app,
+        json!({"displayName": "Lifecycle", "appRoles": [role(ROLE_A, "keep", true), role(ROLE_B, "drop", true)]}),
+    )
+    .await;
     let path = format!("/v1.0/applications/{}", id_of(&a));
     let r = app.patch(&path, json!({"appRoles": [role(ROLE_A, "keep", true)]})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
@@ -283,17 +336,32 @@ api_test!(an_enabled_app_role_must_be_disabled_before_it_is_deleted, |app| {
 
 api_test!(add_password_returns_the_secret_once_with_its_hint, |app| {
     let a = register(&app, json!({"displayName": "Secretive"})).await;
-    let r = app.post(&format!("/v1.0/applications/{}/addPassword", id_of(&a)), json!({"passwordCredential": {"displayName": "deploy key"}})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/applications/{}/addPassword", id_of(&a)),
+            json!({"passwordCredential": {"displayName": "deploy key"}}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let p = &r.body;
-    assert!(p["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#microsoft.graph.passwordCredential"), "{}", r.text);
+    assert!(
+        p["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#microsoft.graph.passwordCredential"),
+        "{}",
+        r.text
+    );
     let secret = p["secretText"].as_str().expect("secretText").to_string();
     assert!(secret.len() >= 32, "{secret}");
     assert_eq!(p["hint"], json!(&secret[..3]));
     assert_eq!(p["displayName"], json!("deploy key"));
     assert!(uuid::Uuid::parse_str(p["keyId"].as_str().unwrap()).is_ok());
-    let start = time::OffsetDateTime::parse(p["startDateTime"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
-    let end = time::OffsetDateTime::parse(p["endDateTime"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let start = time::OffsetDateTime::parse(
+        p["startDateTime"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let end =
+        time::OffsetDateTime::parse(p["endDateTime"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+            .unwrap();
     assert!(end - start > time::Duration::days(365), "a default lifetime of about two years: {start} .. {end}");
 
     let g = app.get(&format!("/v1.0/applications/{}", id_of(&a))).await;
@@ -308,7 +376,13 @@ api_test!(add_password_returns_the_secret_once_with_its_hint, |app| {
     let q = add_password(&app, &id_of(&a)).await;
     assert_ne!(q["secretText"], p["secretText"]);
     assert_ne!(q["keyId"], p["keyId"]);
-    assert_eq!(app.get(&format!("/v1.0/applications/{}", id_of(&a))).await.body["passwordCredentials"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.get(&format!("/v1.0/applications/{}", id_of(&a))).await.body["passwordCredentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     // Audited without the secret.
     let audits = app.audits_for("Update application – Certificates and secrets management ", &id_of(&a)).await;
     assert_eq!(audits.len(), 2, "{audits:?}");
@@ -391,7 +465,8 @@ api_test!(a_removed_secret_no_longer_gets_tokens, |app| {
     assert_eq!(app.post(&path, json!({})).await.status, StatusCode::BAD_REQUEST);
     // A key of another application cannot be removed through this one.
     let other = register(&app, json!({"displayName": "Other"})).await;
-    let r = app.post(&format!("/v1.0/applications/{}/removePassword", id_of(&other)), json!({"keyId": new["keyId"]})).await;
+    let r =
+        app.post(&format!("/v1.0/applications/{}/removePassword", id_of(&other)), json!({"keyId": new["keyId"]})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     assert_eq!(token(&app, &client_id, new_secret).await.status, StatusCode::OK);
 });
@@ -409,13 +484,23 @@ api_test!(a_deleted_application_can_be_restored_with_its_service_principal, |app
     let r = app.delete(&format!("/v1.0/applications/{id}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(app.get(&format!("/v1.0/applications/{id}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/v1.0/servicePrincipals/{}", id_of(&sp))).await.status, StatusCode::NOT_FOUND, "the service principal goes with it");
+    assert_eq!(
+        app.get(&format!("/v1.0/servicePrincipals/{}", id_of(&sp))).await.status,
+        StatusCode::NOT_FOUND,
+        "the service principal goes with it"
+    );
     assert!(sps_with_app_id(&app, &client_id).await.is_empty());
     let r = token(&app, &client_id, &secret).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a deleted application gets no token: {}", r.text);
     let d = app.get("/v1.0/directory/deletedItems/microsoft.graph.application").await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
-    let item = d.body["value"].as_array().unwrap().iter().find(|v| v["id"] == json!(id)).cloned().unwrap_or_else(|| panic!("{}", d.text));
+    let item = d.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == json!(id))
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", d.text));
     assert_eq!(item["@odata.type"], json!("#microsoft.graph.application"));
     assert_eq!(item["appId"], json!(client_id));
     assert!(item["deletedDateTime"].is_string());
@@ -451,13 +536,26 @@ api_test!(an_application_whose_identifier_uri_was_taken_meanwhile_cannot_be_rest
     let b = register(&app, json!({"displayName": "Usurper", "identifierUris": ["api://contested"]})).await;
     let r = app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&a)), json!({})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert_eq!(r.body["error"]["message"], json!("Another object with the same value for property identifierUris already exists."));
-    assert_eq!(app.get(&format!("/v1.0/applications/{}", id_of(&a))).await.status, StatusCode::NOT_FOUND, "still deleted");
+    assert_eq!(
+        r.body["error"]["message"],
+        json!("Another object with the same value for property identifierUris already exists.")
+    );
+    assert_eq!(
+        app.get(&format!("/v1.0/applications/{}", id_of(&a))).await.status,
+        StatusCode::NOT_FOUND,
+        "still deleted"
+    );
     // Once the URI is free again, the restore goes through.
-    assert_eq!(app.patch(&format!("/v1.0/applications/{}", id_of(&b)), json!({"identifierUris": []})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.patch(&format!("/v1.0/applications/{}", id_of(&b)), json!({"identifierUris": []})).await.status,
+        StatusCode::NO_CONTENT
+    );
     let r = app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&a)), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(app.get(&format!("/v1.0/applications/{}", id_of(&a))).await.body["identifierUris"], json!(["api://contested"]));
+    assert_eq!(
+        app.get(&format!("/v1.0/applications/{}", id_of(&a))).await.body["identifierUris"],
+        json!(["api://contested"])
+    );
 });
 
 api_test!(a_purged_application_takes_its_service_principal_and_secrets_with_it, |app| {
@@ -470,7 +568,10 @@ api_test!(a_purged_application_takes_its_service_principal_and_secrets_with_it, 
     let r = app.delete(&format!("/v1.0/directory/deletedItems/{id}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(app.get(&format!("/v1.0/directory/deletedItems/{id}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{id}/restore"), json!({})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.post(&format!("/v1.0/directory/deletedItems/{id}/restore"), json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.get(&format!("/v1.0/servicePrincipals/{}", id_of(&sp))).await.status, StatusCode::NOT_FOUND);
     assert_eq!(token(&app, &client_id, &secret).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.audits_for("Hard delete application", &id).await.len(), 1);
@@ -495,5 +596,8 @@ api_test!(applications_need_the_application_permissions, |app| {
     assert_eq!(app.delete(&format!("/v1.0/applications/{}", id_of(&a))).await.status, StatusCode::NO_CONTENT);
     let r = app.post_as(&reader, &format!("/v1.0/directory/deletedItems/{}/restore", id_of(&a)), json!({})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-    assert_eq!(app.get_as(&reader, &format!("/v1.0/directory/deletedItems/{}", id_of(&a))).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get_as(&reader, &format!("/v1.0/directory/deletedItems/{}", id_of(&a))).await.status,
+        StatusCode::OK
+    );
 });

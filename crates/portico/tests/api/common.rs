@@ -96,7 +96,10 @@ where
             };
             let schema = format!("portico_api_{}", uuid::Uuid::new_v4().simple());
             let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to TEST_DATABASE_URL");
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.expect("create schema");
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&mut admin)
+                .await
+                .expect("create schema");
             let sep = if base.contains('?') { '&' } else { '?' };
             let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
             let outcome = AssertUnwindSafe(async {
@@ -178,7 +181,12 @@ impl TestApp {
         let r = self
             .http
             .post(format!("{}/{tenant}/oauth2/v2.0/token", self.base))
-            .form(&[("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &secret), ("scope", "https://graph.microsoft.com/.default")])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &client_id),
+                ("client_secret", &secret),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
             .send()
             .await
             .expect("token request");
@@ -209,7 +217,9 @@ impl TestApp {
         };
         let mut tx = dir.store.begin().await.expect("begin");
         let (app, sp) = dir.create_application(&mut tx, tenant, app, &Actor::CommandLine, true).await.expect("app");
-        dir.grant_graph_permissions(&mut tx, tenant, sp.as_ref().expect("sp"), permissions, &Actor::CommandLine).await.expect("grant");
+        dir.grant_graph_permissions(&mut tx, tenant, sp.as_ref().expect("sp"), permissions, &Actor::CommandLine)
+            .await
+            .expect("grant");
         let (_, secret) = dir.add_password(&mut tx, &app, None, None, &Actor::CommandLine).await.expect("secret");
         tx.commit().await.expect("commit");
         (app.app_id, secret)
@@ -239,7 +249,13 @@ impl TestApp {
     }
     /// GET with `ConsistencyLevel: eventual`.
     pub async fn get_eventual(&self, path: &str) -> Resp {
-        self.send(self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).header("ConsistencyLevel", "eventual")).await
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                .header("ConsistencyLevel", "eventual"),
+        )
+        .await
     }
     /// POST JSON with the default token.
     pub async fn post(&self, path: &str, body: Value) -> Resp {
@@ -303,7 +319,9 @@ impl TestApp {
 pub fn jwt_claims(token: &str) -> Value {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).expect("a JWT has a payload");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).expect("payload is base64url");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .expect("payload is base64url");
     serde_json::from_slice(&raw).expect("payload is JSON")
 }
 
@@ -315,21 +333,31 @@ pub fn path_of(app: &TestApp, link: &str) -> String {
 impl TestApp {
     /// A client credentials request to the token endpoint of `tenant` (secret in the body).
     pub async fn token_request(&self, tenant: &str, client_id: &str, secret: &str, scope: &str) -> Resp {
-        let rb = self
-            .http
-            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.base))
-            .form(&[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret), ("scope", scope)]);
+        let rb = self.http.post(format!("{}/{tenant}/oauth2/v2.0/token", self.base)).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", scope),
+        ]);
         self.send(rb).await
     }
 
     /// GET with `ConsistencyLevel: eventual` and a token.
     pub async fn get_eventual_as(&self, token: &str, path: &str) -> Resp {
-        self.send(self.http.get(format!("{}{path}", self.base)).bearer_auth(token).header("ConsistencyLevel", "eventual")).await
+        self.send(
+            self.http.get(format!("{}{path}", self.base)).bearer_auth(token).header("ConsistencyLevel", "eventual"),
+        )
+        .await
     }
 
     /// The ids in a collection answer's `value`, in order.
     pub fn ids(r: &Resp) -> Vec<String> {
-        r.body["value"].as_array().unwrap_or_else(|| panic!("no value array: {}", r.text)).iter().map(|v| v["id"].as_str().unwrap_or_default().to_string()).collect()
+        r.body["value"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no value array: {}", r.text))
+            .iter()
+            .map(|v| v["id"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Directory audit records with this activity name whose targets include `target_id`.

@@ -81,7 +81,12 @@ api_test!(only_unified_groups_can_be_mail_enabled, |app| {
     let u = unified(&app, "Everyone").await;
     assert_eq!(u["groupTypes"], json!(["Unified"]));
     assert_eq!(u["mailEnabled"], json!(true));
-    let r = app.post("/v1.0/groups", json!({"displayName": "Mailer", "mailEnabled": true, "mailNickname": "mailer", "securityEnabled": true})).await;
+    let r = app
+        .post(
+            "/v1.0/groups",
+            json!({"displayName": "Mailer", "mailEnabled": true, "mailNickname": "mailer", "securityEnabled": true}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.code(), "Request_BadRequest");
     assert!(r.text.contains("Unified"), "{}", r.text);
@@ -96,7 +101,8 @@ api_test!(only_unified_groups_can_be_mail_enabled, |app| {
 
 api_test!(create_requires_each_required_property, |app| {
     for missing in ["displayName", "mailEnabled", "mailNickname", "securityEnabled"] {
-        let mut body = json!({"displayName": "Req", "mailEnabled": false, "mailNickname": "req", "securityEnabled": true});
+        let mut body =
+            json!({"displayName": "Req", "mailEnabled": false, "mailNickname": "req", "securityEnabled": true});
         body.as_object_mut().unwrap().remove(missing);
         let r = app.post("/v1.0/groups", body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "without {missing}: {}", r.text);
@@ -157,7 +163,9 @@ api_test!(groups_are_read_listed_filtered_and_sorted, |app| {
     assert_eq!(ids_at(&app, &q("securityEnabled eq false")).await, set(&[&id_of(&c)]));
     assert_eq!(ids_at(&app, &q("mailNickname in ('alpha-team','gamma')")).await, set(&[&id_of(&a), &id_of(&c)]));
 
-    let names = |r: &crate::common::Resp| -> Vec<String> { r.body["value"].as_array().unwrap().iter().map(|v| v["displayName"].as_str().unwrap().to_string()).collect() };
+    let names = |r: &crate::common::Resp| -> Vec<String> {
+        r.body["value"].as_array().unwrap().iter().map(|v| v["displayName"].as_str().unwrap().to_string()).collect()
+    };
     let r = app.get("/v1.0/groups?$orderby=displayName%20desc").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(names(&r), vec!["Gamma", "beta team", "Alpha Team"]);
@@ -221,7 +229,16 @@ api_test!(patch_answers_204_and_changes_round_trip, |app| {
     assert_eq!(app.get(&format!("/v1.0/groups/{id}")).await.body["description"], Value::Null);
     let audits = app.audits_for("Update group", &id).await;
     assert_eq!(audits.len(), 2, "{audits:?}");
-    let changed: Vec<String> = audits.iter().flat_map(|a| a["targetResources"][0]["modifiedProperties"].as_array().unwrap().iter().map(|p| p["displayName"].as_str().unwrap().to_string())).collect();
+    let changed: Vec<String> = audits
+        .iter()
+        .flat_map(|a| {
+            a["targetResources"][0]["modifiedProperties"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["displayName"].as_str().unwrap().to_string())
+        })
+        .collect();
     assert!(changed.contains(&"displayName".to_string()) && changed.contains(&"visibility".to_string()), "{changed:?}");
 });
 
@@ -259,7 +276,10 @@ api_test!(deleting_a_security_group_removes_it_for_good, |app| {
     assert_eq!(app.get(&format!("/v1.0/groups/{id}")).await.status, StatusCode::NOT_FOUND);
     assert!(!ids_at(&app, "/v1.0/directory/deletedItems/microsoft.graph.group").await.contains(&id));
     assert_eq!(app.get(&format!("/v1.0/directory/deletedItems/{id}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{id}/restore"), json!({})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.post(&format!("/v1.0/directory/deletedItems/{id}/restore"), json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert!(ids_at(&app, &format!("/v1.0/users/{}/memberOf", id_of(&u))).await.is_empty());
     assert_eq!(app.delete(&format!("/v1.0/groups/{id}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.audits_for("Delete group", &id).await.len(), 1);
@@ -274,11 +294,20 @@ api_test!(a_deleted_unified_group_goes_to_deleted_items_and_can_be_restored, |ap
     assert_eq!(app.delete(&format!("/v1.0/groups/{id}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&format!("/v1.0/groups/{id}")).await.status, StatusCode::NOT_FOUND);
     assert!(!ids_at(&app, "/v1.0/groups").await.contains(&id));
-    assert!(ids_at(&app, &format!("/v1.0/users/{}/memberOf", id_of(&u))).await.is_empty(), "a deleted group is no one's group");
+    assert!(
+        ids_at(&app, &format!("/v1.0/users/{}/memberOf", id_of(&u))).await.is_empty(),
+        "a deleted group is no one's group"
+    );
     assert!(ids_at(&app, &format!("/v1.0/users/{}/ownedObjects", id_of(&u))).await.is_empty());
     let d = app.get("/v1.0/directory/deletedItems/microsoft.graph.group").await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
-    let item = d.body["value"].as_array().unwrap().iter().find(|v| v["id"] == json!(id)).cloned().unwrap_or_else(|| panic!("{}", d.text));
+    let item = d.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == json!(id))
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", d.text));
     assert_eq!(item["@odata.type"], json!("#microsoft.graph.group"));
     assert!(item["deletedDateTime"].is_string());
 
@@ -303,7 +332,10 @@ api_test!(a_deleted_unified_group_can_be_purged, |app| {
     let r = app.delete(&format!("/v1.0/directory/deletedItems/{id}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(app.get(&format!("/v1.0/directory/deletedItems/{id}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{id}/restore"), json!({})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.post(&format!("/v1.0/directory/deletedItems/{id}/restore"), json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.audits_for("Hard Delete group", &id).await.len(), 1);
 });
 
@@ -325,7 +357,12 @@ api_test!(adding_a_member_by_ref_answers_204_and_lists_it_typed, |app| {
     assert_eq!(items[0]["userPrincipalName"], json!("crew@contoso.test"));
     // The short key form and the Graph host name are accepted as well.
     let v = app.create_user("crew2", "Crew Two").await;
-    let r = app.post(&format!("/v1.0/groups/{}/members/$ref", id_of(&g)), json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects('{}')", id_of(&v))})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/groups/{}/members/$ref", id_of(&g)),
+            json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects('{}')", id_of(&v))}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/members", id_of(&g))).await, set(&[&id_of(&u), &id_of(&v)]));
 });
@@ -342,7 +379,13 @@ api_test!(members_of_every_kind_are_listed_with_their_odata_type, |app| {
     assert_eq!(m.status, StatusCode::OK, "{}", m.text);
     let items = m.body["value"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{}", m.text);
-    let type_of = |id: &String| items.iter().find(|v| v["id"] == json!(id)).map(|v| v["@odata.type"].clone()).unwrap_or_else(|| panic!("{id} missing: {}", m.text));
+    let type_of = |id: &String| {
+        items
+            .iter()
+            .find(|v| v["id"] == json!(id))
+            .map(|v| v["@odata.type"].clone())
+            .unwrap_or_else(|| panic!("{id} missing: {}", m.text))
+    };
     assert_eq!(type_of(&id_of(&u)), json!("#microsoft.graph.user"));
     assert_eq!(type_of(&id_of(&inner)), json!("#microsoft.graph.group"));
     assert_eq!(type_of(&id_of(&sp)), json!("#microsoft.graph.servicePrincipal"));
@@ -372,7 +415,10 @@ api_test!(adding_an_existing_member_again_is_refused_with_graphs_message, |app| 
     let r = app.post(&format!("/v1.0/groups/{}/members/$ref", id_of(&g)), reference(&app, &id_of(&u))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.code(), "Request_BadRequest");
-    assert_eq!(r.body["error"]["message"], json!("One or more added object references already exist for the following modified properties: 'members'."));
+    assert_eq!(
+        r.body["error"]["message"],
+        json!("One or more added object references already exist for the following modified properties: 'members'.")
+    );
     add(&app, "owners", &id_of(&g), &id_of(&u)).await;
     let r = app.post(&format!("/v1.0/groups/{}/owners/$ref", id_of(&g)), reference(&app, &id_of(&u))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
@@ -394,7 +440,11 @@ api_test!(references_to_unknown_or_malformed_objects_are_refused, |app| {
     let u = app.create_user("gonner", "Gonner").await;
     assert_eq!(app.delete(&format!("/v1.0/users/{}", id_of(&u))).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.post(&path, reference(&app, &id_of(&u))).await.status, StatusCode::NOT_FOUND);
-    for body in [json!({"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/not-a-guid"}), json!({}), json!({"@odata.id": 5})] {
+    for body in [
+        json!({"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/not-a-guid"}),
+        json!({}),
+        json!({"@odata.id": 5}),
+    ] {
         let r = app.post(&path, body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
     }
@@ -404,7 +454,8 @@ api_test!(references_to_unknown_or_malformed_objects_are_refused, |app| {
     let r = app.post(&path, extra).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     // The group itself must exist.
-    let r = app.post(&format!("/v1.0/groups/{}/members/$ref", uuid::Uuid::new_v4()), reference(&app, &id_of(&live))).await;
+    let r =
+        app.post(&format!("/v1.0/groups/{}/members/$ref", uuid::Uuid::new_v4()), reference(&app, &id_of(&live))).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     assert!(ids_at(&app, &format!("/v1.0/groups/{}/members", id_of(&g))).await.is_empty());
 });
@@ -434,14 +485,21 @@ api_test!(owners_can_be_users_and_service_principals, |app| {
     add(&app, "owners", &id_of(&g), &id_of(&sp)).await;
     let o = app.get(&format!("/v1.0/groups/{}/owners", id_of(&g))).await;
     assert_eq!(o.status, StatusCode::OK, "{}", o.text);
-    let types: BTreeSet<String> = o.body["value"].as_array().unwrap().iter().map(|v| v["@odata.type"].as_str().unwrap().to_string()).collect();
-    assert_eq!(types, ["#microsoft.graph.servicePrincipal", "#microsoft.graph.user"].into_iter().map(String::from).collect());
+    let types: BTreeSet<String> =
+        o.body["value"].as_array().unwrap().iter().map(|v| v["@odata.type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        types,
+        ["#microsoft.graph.servicePrincipal", "#microsoft.graph.user"].into_iter().map(String::from).collect()
+    );
     assert!(ids_at(&app, &format!("/v1.0/groups/{}/members", id_of(&g))).await.is_empty(), "owners are not members");
     assert_eq!(ids_at(&app, &format!("/v1.0/users/{}/ownedObjects", id_of(&u))).await, set(&[&id_of(&g)]));
     let r = app.delete(&format!("/v1.0/groups/{}/owners/{}/$ref", id_of(&g), id_of(&u))).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/owners", id_of(&g))).await, set(&[&id_of(&sp)]));
-    assert_eq!(app.delete(&format!("/v1.0/groups/{}/owners/{}/$ref", id_of(&g), id_of(&u))).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.delete(&format!("/v1.0/groups/{}/owners/{}/$ref", id_of(&g), id_of(&u))).await.status,
+        StatusCode::NOT_FOUND
+    );
 });
 
 api_test!(removing_a_member_by_ref_answers_204_then_404, |app| {
@@ -505,7 +563,10 @@ api_test!(a_deleted_member_is_neither_listed_nor_counted_until_restored, |app| {
     let r = app.get(&format!("/v1.0/groups/{}/members?$top=1", id_of(&g))).await;
     assert_eq!(TestApp::ids(&r), vec![id_of(&v)], "{}", r.text);
     assert!(r.body.get("@odata.nextLink").is_none(), "{}", r.text);
-    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&u)), json!({})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&u)), json!({})).await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.get_eventual(&format!("/v1.0/groups/{}/members/$count", id_of(&g))).await.text, "2");
 });
 
@@ -605,24 +666,42 @@ api_test!(transitive_members_and_member_of_follow_three_levels, |app| {
     add(&app, "members", &id_of(&top), &id_of(&middle)).await;
     add(&app, "members", &id_of(&top), &id_of(&side)).await;
 
-    assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/members", id_of(&top))).await, set(&[&id_of(&middle), &id_of(&side)]));
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/groups/{}/members", id_of(&top))).await,
+        set(&[&id_of(&middle), &id_of(&side)])
+    );
     let t = app.get(&format!("/v1.0/groups/{}/transitiveMembers", id_of(&top))).await;
     assert_eq!(t.status, StatusCode::OK, "{}", t.text);
-    assert_eq!(TestApp::ids(&t).into_iter().collect::<BTreeSet<_>>(), set(&[&id_of(&middle), &id_of(&bottom), &id_of(&u), &id_of(&side)]));
+    assert_eq!(
+        TestApp::ids(&t).into_iter().collect::<BTreeSet<_>>(),
+        set(&[&id_of(&middle), &id_of(&bottom), &id_of(&u), &id_of(&side)])
+    );
     let deep = t.body["value"].as_array().unwrap().iter().find(|v| v["id"] == u["id"]).cloned().unwrap();
     assert_eq!(deep["@odata.type"], json!("#microsoft.graph.user"));
-    assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&middle))).await, set(&[&id_of(&bottom), &id_of(&u)]));
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&middle))).await,
+        set(&[&id_of(&bottom), &id_of(&u)])
+    );
 
     assert_eq!(ids_at(&app, &format!("/v1.0/users/{}/memberOf", id_of(&u))).await, set(&[&id_of(&bottom)]));
-    assert_eq!(ids_at(&app, &format!("/v1.0/users/{}/transitiveMemberOf", id_of(&u))).await, set(&[&id_of(&bottom), &id_of(&middle), &id_of(&top)]));
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/users/{}/transitiveMemberOf", id_of(&u))).await,
+        set(&[&id_of(&bottom), &id_of(&middle), &id_of(&top)])
+    );
     assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/memberOf", id_of(&bottom))).await, set(&[&id_of(&middle)]));
-    assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/transitiveMemberOf", id_of(&bottom))).await, set(&[&id_of(&middle), &id_of(&top)]));
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/groups/{}/transitiveMemberOf", id_of(&bottom))).await,
+        set(&[&id_of(&middle), &id_of(&top)])
+    );
     assert!(ids_at(&app, &format!("/v1.0/groups/{}/memberOf", id_of(&top))).await.is_empty());
 
     // Cutting the middle link cuts the chain.
     let r = app.delete(&format!("/v1.0/groups/{}/members/{}/$ref", id_of(&middle), id_of(&bottom))).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&top))).await, set(&[&id_of(&middle), &id_of(&side)]));
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&top))).await,
+        set(&[&id_of(&middle), &id_of(&side)])
+    );
     assert_eq!(ids_at(&app, &format!("/v1.0/users/{}/transitiveMemberOf", id_of(&u))).await, set(&[&id_of(&bottom)]));
 });
 
@@ -633,13 +712,21 @@ api_test!(a_membership_cycle_still_answers, |app| {
     add(&app, "members", &id_of(&b), &id_of(&a)).await;
     add(&app, "members", &id_of(&a), &id_of(&b)).await;
     add(&app, "members", &id_of(&a), &id_of(&u)).await;
-    assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&a))).await, set(&[&id_of(&b), &id_of(&u)]));
-    assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&b))).await, set(&[&id_of(&a), &id_of(&u)]));
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&a))).await,
+        set(&[&id_of(&b), &id_of(&u)])
+    );
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&b))).await,
+        set(&[&id_of(&a), &id_of(&u)])
+    );
     assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/transitiveMemberOf", id_of(&a))).await, set(&[&id_of(&b)]));
-    assert_eq!(ids_at(&app, &format!("/v1.0/users/{}/transitiveMemberOf", id_of(&u))).await, set(&[&id_of(&a), &id_of(&b)]));
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/users/{}/transitiveMemberOf", id_of(&u))).await,
+        set(&[&id_of(&a), &id_of(&b)])
+    );
     assert_eq!(ids_at(&app, &format!("/v1.0/groups/{}/memberOf", id_of(&a))).await, set(&[&id_of(&b)]));
 });
-
 
 api_test!(a_deleted_nested_group_no_longer_passes_on_its_members, |app| {
     let parent = app.create_group("Parent").await;
@@ -651,7 +738,6 @@ api_test!(a_deleted_nested_group_no_longer_passes_on_its_members, |app| {
     assert!(ids_at(&app, &format!("/v1.0/groups/{}/transitiveMembers", id_of(&parent))).await.is_empty());
     assert!(ids_at(&app, &format!("/v1.0/users/{}/transitiveMemberOf", id_of(&u))).await.is_empty());
 });
-
 
 // ---- audit ----
 
@@ -668,7 +754,10 @@ api_test!(every_membership_change_leaves_an_audit_record, |app| {
     assert_eq!(added[0]["operationType"], json!("Add"));
     assert_eq!(added[0]["result"], json!("success"));
 
-    assert_eq!(app.delete(&format!("/v1.0/groups/{}/members/{}/$ref", id_of(&g), id_of(&u))).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/v1.0/groups/{}/members/{}/$ref", id_of(&g), id_of(&u))).await.status,
+        StatusCode::NO_CONTENT
+    );
     let removed = app.audits_for("Remove member from group", &id_of(&u)).await;
     assert_eq!(removed.len(), 1, "{removed:?}");
     assert!(removed[0]["targetResources"].as_array().unwrap().iter().any(|t| t["id"] == g["id"]));
@@ -676,10 +765,16 @@ api_test!(every_membership_change_leaves_an_audit_record, |app| {
 
     add(&app, "owners", &id_of(&g), &id_of(&u)).await;
     assert_eq!(app.audits_for("Add owner to group", &id_of(&u)).await.len(), 1);
-    assert_eq!(app.delete(&format!("/v1.0/groups/{}/owners/{}/$ref", id_of(&g), id_of(&u))).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/v1.0/groups/{}/owners/{}/$ref", id_of(&g), id_of(&u))).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.audits_for("Remove owner from group", &id_of(&u)).await.len(), 1);
     // A refused removal leaves no record.
-    assert_eq!(app.delete(&format!("/v1.0/groups/{}/members/{}/$ref", id_of(&g), id_of(&u))).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.delete(&format!("/v1.0/groups/{}/members/{}/$ref", id_of(&g), id_of(&u))).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.audits_for("Remove member from group", &id_of(&u)).await.len(), 1);
 });
 
@@ -687,13 +782,21 @@ api_test!(membership_writes_need_a_membership_permission, |app| {
     let g = app.create_group("Guarded").await;
     let u = app.create_user("guarded", "Guarded").await;
     let reader = app.token_with(app.tenant, &["Group.Read.All".to_string()]).await;
-    let r = app.post_as(&reader, &format!("/v1.0/groups/{}/members/$ref", id_of(&g)), reference(&app, &id_of(&u))).await;
+    let r =
+        app.post_as(&reader, &format!("/v1.0/groups/{}/members/$ref", id_of(&g)), reference(&app, &id_of(&u))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert_eq!(r.code(), "Authorization_RequestDenied");
     assert_eq!(app.get_as(&reader, &format!("/v1.0/groups/{}/members", id_of(&g))).await.status, StatusCode::OK);
     let writer = app.token_with(app.tenant, &["GroupMember.ReadWrite.All".to_string()]).await;
-    let r = app.post_as(&writer, &format!("/v1.0/groups/{}/members/$ref", id_of(&g)), reference(&app, &id_of(&u))).await;
+    let r =
+        app.post_as(&writer, &format!("/v1.0/groups/{}/members/$ref", id_of(&g)), reference(&app, &id_of(&u))).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let r = app.post_as(&writer, "/v1.0/groups", json!({"displayName": "No", "mailEnabled": false, "mailNickname": "no", "securityEnabled": true})).await;
+    let r = app
+        .post_as(
+            &writer,
+            "/v1.0/groups",
+            json!({"displayName": "No", "mailEnabled": false, "mailNickname": "no", "securityEnabled": true}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 });

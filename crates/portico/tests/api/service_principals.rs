@@ -61,7 +61,8 @@ async fn graph_token(app: &TestApp, c: &Client) -> String {
 }
 
 async fn graph_sp(app: &TestApp) -> Value {
-    let r = app.get(&format!("/v1.0/servicePrincipals?$filter={}", urlencode(&format!("appId eq '{GRAPH_APP_ID}'")))).await;
+    let r =
+        app.get(&format!("/v1.0/servicePrincipals?$filter={}", urlencode(&format!("appId eq '{GRAPH_APP_ID}'")))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let v = r.body["value"].as_array().unwrap();
     assert_eq!(v.len(), 1, "one Microsoft Graph service principal: {}", r.text);
@@ -88,12 +89,26 @@ async fn api_with_roles(app: &TestApp, name: &str, uri: &str) -> Client {
 // ---- create ----
 
 api_test!(create_makes_the_service_principal_of_a_registered_application, |app| {
-    let a = app.post("/v1.0/applications", json!({"displayName": "Ledger", "web": {"redirectUris": ["https://ledger.contoso.test/cb"]}})).await;
+    let a = app
+        .post(
+            "/v1.0/applications",
+            json!({"displayName": "Ledger", "web": {"redirectUris": ["https://ledger.contoso.test/cb"]}}),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
-    let r = app.post("/v1.0/servicePrincipals", json!({"appId": a.body["appId"], "tags": ["WindowsAzureActiveDirectoryIntegratedApp"]})).await;
+    let r = app
+        .post(
+            "/v1.0/servicePrincipals",
+            json!({"appId": a.body["appId"], "tags": ["WindowsAzureActiveDirectoryIntegratedApp"]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let sp = &r.body;
-    assert!(sp["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#servicePrincipals/$entity"), "{}", r.text);
+    assert!(
+        sp["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#servicePrincipals/$entity"),
+        "{}",
+        r.text
+    );
     assert!(uuid::Uuid::parse_str(sp["id"].as_str().unwrap()).is_ok());
     assert_ne!(sp["id"], a.body["id"]);
     assert_eq!(sp["appId"], a.body["appId"]);
@@ -121,7 +136,8 @@ api_test!(create_refuses_unknown_malformed_and_repeated_app_ids, |app| {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 
     let a = app.post("/v1.0/applications", json!({"displayName": "Once"})).await;
-    let r = app.post("/v1.0/servicePrincipals", json!({"appId": a.body["appId"].as_str().unwrap().to_uppercase()})).await;
+    let r =
+        app.post("/v1.0/servicePrincipals", json!({"appId": a.body["appId"].as_str().unwrap().to_uppercase()})).await;
     assert_eq!(r.status, StatusCode::CREATED, "appIds compare case-insensitively: {}", r.text);
     let r = app.post("/v1.0/servicePrincipals", json!({"appId": a.body["appId"]})).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
@@ -146,13 +162,19 @@ api_test!(service_principals_are_listed_read_and_filtered, |app| {
     let q = |f: String| format!("/v1.0/servicePrincipals?$filter={}", urlencode(&f));
     assert_eq!(TestApp::ids(&app.get(&q(format!("appId eq '{}'", a.client_id()))).await), vec![a.sp_id()]);
     assert_eq!(TestApp::ids(&app.get(&q("startsWith(displayName,'beta')".into())).await), vec![b.sp_id()]);
-    assert_eq!(app.patch(&format!("/v1.0/servicePrincipals/{}", b.sp_id()), json!({"accountEnabled": false})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.patch(&format!("/v1.0/servicePrincipals/{}", b.sp_id()), json!({"accountEnabled": false})).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(TestApp::ids(&app.get(&q("accountEnabled eq false".into())).await), vec![b.sp_id()]);
     let g = app.get(&format!("/v1.0/servicePrincipals/{}?$select=appId,displayName", a.sp_id())).await;
     assert_eq!(g.status, StatusCode::OK, "{}", g.text);
     assert_eq!(g.body.as_object().unwrap().len(), 3, "{}", g.text);
     assert_eq!(g.body["appId"], json!(a.client_id()));
-    assert_eq!(app.get(&format!("/v1.0/servicePrincipals/{}", uuid::Uuid::new_v4())).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/v1.0/servicePrincipals/{}", uuid::Uuid::new_v4())).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.get("/v1.0/servicePrincipals/not-a-guid").await.status, StatusCode::BAD_REQUEST);
     // The application object id is not a service principal id.
     assert_eq!(app.get(&format!("/v1.0/servicePrincipals/{}", id_of(&a.app))).await.status, StatusCode::NOT_FOUND);
@@ -182,7 +204,9 @@ api_test!(the_graph_service_principal_lists_the_permission_catalog_and_cannot_be
 api_test!(patch_updates_a_service_principal_and_is_audited, |app| {
     let c = client(&app, "Patched", json!({})).await;
     let path = format!("/v1.0/servicePrincipals/{}", c.sp_id());
-    let r = app.patch(&path, json!({"appRoleAssignmentRequired": true, "tags": ["HideApp"], "displayName": "Patched SP"})).await;
+    let r = app
+        .patch(&path, json!({"appRoleAssignmentRequired": true, "tags": ["HideApp"], "displayName": "Patched SP"}))
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert!(r.text.is_empty());
     let g = app.get(&path).await;
@@ -191,13 +215,27 @@ api_test!(patch_updates_a_service_principal_and_is_audited, |app| {
     assert_eq!(g.body["displayName"], json!("Patched SP"));
     let audits = app.audits_for("Update service principal", &c.sp_id()).await;
     assert_eq!(audits.len(), 1);
-    let names: Vec<&str> = audits[0]["targetResources"][0]["modifiedProperties"].as_array().unwrap().iter().map(|p| p["displayName"].as_str().unwrap()).collect();
+    let names: Vec<&str> = audits[0]["targetResources"][0]["modifiedProperties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["displayName"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"appRoleAssignmentRequired") && names.contains(&"tags"), "{names:?}");
-    for body in [json!({"appId": uuid::Uuid::new_v4().to_string()}), json!({"appRoles": []}), json!({"displayName": "  "}), json!({"accountEnabled": "no"}), json!({"x": 1})] {
+    for body in [
+        json!({"appId": uuid::Uuid::new_v4().to_string()}),
+        json!({"appRoles": []}),
+        json!({"displayName": "  "}),
+        json!({"accountEnabled": "no"}),
+        json!({"x": 1}),
+    ] {
         let r = app.patch(&path, body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
     }
-    assert_eq!(app.patch(&format!("/v1.0/servicePrincipals/{}", uuid::Uuid::new_v4()), json!({"tags": []})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.patch(&format!("/v1.0/servicePrincipals/{}", uuid::Uuid::new_v4()), json!({"tags": []})).await.status,
+        StatusCode::NOT_FOUND
+    );
 });
 
 api_test!(a_disabled_service_principal_gets_no_tokens, |app| {
@@ -251,7 +289,11 @@ api_test!(a_granted_application_permission_reaches_the_token_and_the_api, |app| 
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let a = r.body.clone();
-    assert!(a["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#appRoleAssignments/$entity"), "{}", r.text);
+    assert!(
+        a["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#appRoleAssignments/$entity"),
+        "{}",
+        r.text
+    );
     assert_eq!(a["principalId"], json!(c.sp_id()));
     assert_eq!(a["principalType"], json!("ServicePrincipal"));
     assert_eq!(a["principalDisplayName"], json!("Reader Daemon"));
@@ -268,7 +310,11 @@ api_test!(a_granted_application_permission_reaches_the_token_and_the_api, |app| 
     let r = app.post_as(&token, "/v1.0/users", json!({"accountEnabled": true, "displayName": "No", "mailNickname": "no", "userPrincipalName": "no@contoso.test", "passwordProfile": {"password": "long enough password"}})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert_eq!(r.code(), "Authorization_RequestDenied");
-    assert_eq!(app.get_as(&token, "/v1.0/groups").await.status, StatusCode::FORBIDDEN, "User.Read.All does not read groups");
+    assert_eq!(
+        app.get_as(&token, "/v1.0/groups").await.status,
+        StatusCode::FORBIDDEN,
+        "User.Read.All does not read groups"
+    );
 
     // Both sides list the assignment.
     let held = app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id())).await;
@@ -276,7 +322,13 @@ api_test!(a_granted_application_permission_reaches_the_token_and_the_api, |app| 
     assert_eq!(TestApp::ids(&held), vec![id_of(&a)]);
     let granted = app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", id_of(&graph))).await;
     assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
-    let mine = granted.body["value"].as_array().unwrap().iter().find(|v| v["id"] == a["id"]).cloned().unwrap_or_else(|| panic!("{}", granted.text));
+    let mine = granted.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == a["id"])
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", granted.text));
     assert_eq!(mine["principalId"], json!(c.sp_id()));
     assert_eq!(mine["appRoleId"], json!(USER_READ_ALL));
     assert_eq!(app.audits_for("Add app role assignment to service principal", &c.sp_id()).await.len(), 1);
@@ -299,8 +351,13 @@ api_test!(a_granted_application_permission_reaches_the_token_and_the_api, |app| 
     let r = app.get_as(&after, "/v1.0/users").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert_eq!(r.code(), "Authorization_RequestDenied");
-    assert!(TestApp::ids(&app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id())).await).is_empty());
-    assert_eq!(app.delete(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments/{}", c.sp_id(), id_of(&a))).await.status, StatusCode::NOT_FOUND);
+    assert!(
+        TestApp::ids(&app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id())).await).is_empty()
+    );
+    assert_eq!(
+        app.delete(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments/{}", c.sp_id(), id_of(&a))).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.audits_for("Remove app role assignment from service principal", &c.sp_id()).await.len(), 1);
 });
 
@@ -308,16 +365,26 @@ api_test!(a_permission_can_be_granted_from_the_resource_side_too, |app| {
     let c = client(&app, "Resource Side", json!({})).await;
     let graph = graph_sp(&app).await;
     let path = format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", id_of(&graph));
-    let r = app.post(&path, json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL})).await;
+    let r = app
+        .post(&path, json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(jwt_claims(&graph_token(&app, &c).await)["roles"], json!(["User.Read.All"]));
     // The resourceId must be the service principal in the URL.
     let other = client(&app, "Other Resource", json!({})).await;
-    let r = app.post(&path, json!({"principalId": c.sp_id(), "resourceId": other.sp_id(), "appRoleId": USER_READ_ALL})).await;
+    let r = app
+        .post(&path, json!({"principalId": c.sp_id(), "resourceId": other.sp_id(), "appRoleId": USER_READ_ALL}))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     // An assignment is removed only through a path it belongs to.
     let listed = app.get(&path).await;
-    let aid = listed.body["value"].as_array().unwrap().iter().find(|v| v["principalId"] == json!(c.sp_id())).map(id_of).expect("listed");
+    let aid = listed.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["principalId"] == json!(c.sp_id()))
+        .map(id_of)
+        .expect("listed");
     let r = app.delete(&format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo/{aid}", other.sp_id())).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let r = app.delete(&format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo/{aid}", id_of(&graph))).await;
@@ -328,7 +395,12 @@ api_test!(a_permission_can_be_granted_from_the_resource_side_too, |app| {
 api_test!(graph_permissions_cannot_be_given_to_users_or_made_up, |app| {
     let graph = graph_sp(&app).await;
     let u = app.create_user("perm", "Perm").await;
-    let r = app.post(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)), json!({"principalId": id_of(&u), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)),
+            json!({"principalId": id_of(&u), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "an application permission is not for users: {}", r.text);
     let c = client(&app, "Made Up", json!({})).await;
     let r = app
@@ -337,7 +409,10 @@ api_test!(graph_permissions_cannot_be_given_to_users_or_made_up, |app| {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.text.contains("was not found on application"), "{}", r.text);
     let r = app
-        .post(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()), json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": DEFAULT_ACCESS}))
+        .post(
+            &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()),
+            json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": DEFAULT_ACCESS}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "default access is for users and groups: {}", r.text);
     let r = app
@@ -352,7 +427,9 @@ api_test!(graph_permissions_cannot_be_given_to_users_or_made_up, |app| {
         let r = app.post(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()), body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
     }
-    assert!(TestApp::ids(&app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id())).await).is_empty());
+    assert!(
+        TestApp::ids(&app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id())).await).is_empty()
+    );
 });
 
 api_test!(assignments_need_the_app_role_assignment_permission, |app| {
@@ -360,13 +437,23 @@ api_test!(assignments_need_the_app_role_assignment_permission, |app| {
     let graph = graph_sp(&app).await;
     let weak = app.token_with(app.tenant, &["Application.ReadWrite.All".to_string()]).await;
     let r = app
-        .post_as(&weak, &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()), json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}))
+        .post_as(
+            &weak,
+            &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()),
+            json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert!(jwt_claims(&graph_token(&app, &c).await).get("roles").is_none());
-    let strong = app.token_with(app.tenant, &["AppRoleAssignment.ReadWrite.All".to_string(), "Application.Read.All".to_string()]).await;
+    let strong = app
+        .token_with(app.tenant, &["AppRoleAssignment.ReadWrite.All".to_string(), "Application.Read.All".to_string()])
+        .await;
     let r = app
-        .post_as(&strong, &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()), json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}))
+        .post_as(
+            &strong,
+            &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()),
+            json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 });
@@ -377,27 +464,49 @@ api_test!(users_and_groups_are_assigned_a_custom_app_role, |app| {
     let api = api_with_roles(&app, "Orders API", "api://orders").await;
     let u = app.create_user("approver", "Approver").await;
     let g = app.create_group("Approvers").await;
-    let r = app.post(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)), json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)),
+            json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["principalType"], json!("User"));
     assert_eq!(r.body["principalDisplayName"], json!("Approver"));
     assert_eq!(r.body["resourceDisplayName"], json!("Orders API"));
     let ua = id_of(&r.body);
-    let r = app.post(&format!("/v1.0/groups/{}/appRoleAssignments", id_of(&g)), json!({"principalId": id_of(&g), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/groups/{}/appRoleAssignments", id_of(&g)),
+            json!({"principalId": id_of(&g), "resourceId": api.sp_id(), "appRoleId": ROLE_USER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["principalType"], json!("Group"));
     let ga = id_of(&r.body);
     // By userPrincipalName too, with the default access role.
     let v = app.create_user("viewer", "Viewer").await;
-    let r = app.post("/v1.0/users/viewer@contoso.test/appRoleAssignments", json!({"principalId": id_of(&v), "resourceId": api.sp_id(), "appRoleId": DEFAULT_ACCESS})).await;
+    let r = app
+        .post(
+            "/v1.0/users/viewer@contoso.test/appRoleAssignments",
+            json!({"principalId": id_of(&v), "resourceId": api.sp_id(), "appRoleId": DEFAULT_ACCESS}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "the all-zero GUID is default access: {}", r.text);
     assert_eq!(r.body["appRoleId"], json!(DEFAULT_ACCESS));
 
-    assert_eq!(TestApp::ids(&app.get(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&u))).await), vec![ua.clone()]);
-    assert_eq!(TestApp::ids(&app.get(&format!("/v1.0/groups/{}/appRoleAssignments", id_of(&g))).await), vec![ga.clone()]);
+    assert_eq!(
+        TestApp::ids(&app.get(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&u))).await),
+        vec![ua.clone()]
+    );
+    assert_eq!(
+        TestApp::ids(&app.get(&format!("/v1.0/groups/{}/appRoleAssignments", id_of(&g))).await),
+        vec![ga.clone()]
+    );
     let to = app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", api.sp_id())).await;
     assert_eq!(to.status, StatusCode::OK, "{}", to.text);
-    let principals: BTreeSet<String> = to.body["value"].as_array().unwrap().iter().map(|v| v["principalId"].as_str().unwrap().to_string()).collect();
+    let principals: BTreeSet<String> =
+        to.body["value"].as_array().unwrap().iter().map(|v| v["principalId"].as_str().unwrap().to_string()).collect();
     assert_eq!(principals, [id_of(&u), id_of(&g), id_of(&v)].into_iter().collect());
     assert_eq!(app.audits_for("Add app role assignment grant to user", &id_of(&u)).await.len(), 1);
     assert_eq!(app.audits_for("Add app role assignment to group", &id_of(&g)).await.len(), 1);
@@ -441,17 +550,37 @@ api_test!(a_principal_id_that_differs_from_the_url_is_refused, |app| {
     let u = app.create_user("one", "One").await;
     let v = app.create_user("two", "Two").await;
     let g = app.create_group("Mismatch").await;
-    let r = app.post(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)), json!({"principalId": id_of(&v), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)),
+            json!({"principalId": id_of(&v), "resourceId": api.sp_id(), "appRoleId": ROLE_USER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.text.contains("principalId"), "{}", r.text);
-    let r = app.post(&format!("/v1.0/groups/{}/appRoleAssignments", id_of(&g)), json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/groups/{}/appRoleAssignments", id_of(&g)),
+            json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    let r = app.post(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", api.sp_id()), json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", api.sp_id()),
+            json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(TestApp::ids(&app.get(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&v))).await).is_empty());
     assert!(TestApp::ids(&app.get(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&u))).await).is_empty());
     // Unknown principals in the URL are 404.
-    let r = app.post(&format!("/v1.0/users/{}/appRoleAssignments", uuid::Uuid::new_v4()), json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/users/{}/appRoleAssignments", uuid::Uuid::new_v4()),
+            json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
 });
 
@@ -464,7 +593,10 @@ api_test!(an_application_role_of_a_custom_api_reaches_its_tokens, |app| {
     assert_eq!(claims["aud"], json!(api.client_id()));
     assert!(claims.get("roles").is_none());
     let r = app
-        .post(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()), json!({"principalId": c.sp_id(), "resourceId": api.sp_id(), "appRoleId": ROLE_APP}))
+        .post(
+            &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()),
+            json!({"principalId": c.sp_id(), "resourceId": api.sp_id(), "appRoleId": ROLE_APP}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let r = token_for(&app, &c, "api://inventory/.default").await;
@@ -482,11 +614,19 @@ api_test!(assignment_required_on_a_resource_turns_away_unassigned_clients, |app|
     let assigned = client(&app, "Assigned", json!({})).await;
     let stranger = client(&app, "Stranger", json!({})).await;
     let r = app
-        .post(&format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", api.sp_id()), json!({"principalId": assigned.sp_id(), "resourceId": api.sp_id(), "appRoleId": ROLE_APP}))
+        .post(
+            &format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", api.sp_id()),
+            json!({"principalId": assigned.sp_id(), "resourceId": api.sp_id(), "appRoleId": ROLE_APP}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(token_for(&app, &stranger, "api://strict/.default").await.status, StatusCode::OK, "not required yet");
-    assert_eq!(app.patch(&format!("/v1.0/servicePrincipals/{}", api.sp_id()), json!({"appRoleAssignmentRequired": true})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.patch(&format!("/v1.0/servicePrincipals/{}", api.sp_id()), json!({"appRoleAssignmentRequired": true}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     let r = token_for(&app, &stranger, "api://strict/.default").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.body["error"], json!("invalid_grant"));
@@ -500,7 +640,10 @@ api_test!(assignment_required_on_a_resource_turns_away_unassigned_clients, |app|
             r["isEnabled"] = json!(false);
         }
     }
-    assert_eq!(app.patch(&format!("/v1.0/applications/{}", id_of(&api.app)), json!({"appRoles": roles})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.patch(&format!("/v1.0/applications/{}", id_of(&api.app)), json!({"appRoles": roles})).await.status,
+        StatusCode::NO_CONTENT
+    );
     let r = token_for(&app, &assigned, "api://strict/.default").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "a disabled role is no assignment: {}", r.text);
 });
@@ -508,7 +651,12 @@ api_test!(assignment_required_on_a_resource_turns_away_unassigned_clients, |app|
 api_test!(assignments_of_deleted_objects_are_hidden_until_they_are_restored, |app| {
     let api = api_with_roles(&app, "Hidden API", "api://hidden").await;
     let u = app.create_user("leaving", "Leaving").await;
-    let r = app.post(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)), json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/users/{}/appRoleAssignments", id_of(&u)),
+            json!({"principalId": id_of(&u), "resourceId": api.sp_id(), "appRoleId": ROLE_USER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let to = format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", api.sp_id());
     assert_eq!(TestApp::ids(&app.get(&to).await).len(), 1);
@@ -516,19 +664,30 @@ api_test!(assignments_of_deleted_objects_are_hidden_until_they_are_restored, |ap
     let r = app.get_eventual(&format!("{to}?$count=true")).await;
     assert!(TestApp::ids(&r).is_empty(), "a deleted user's assignment is not listed: {}", r.text);
     assert_eq!(r.body["@odata.count"], json!(0));
-    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&u)), json!({})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&u)), json!({})).await.status,
+        StatusCode::OK
+    );
     let r = app.get(&to).await;
     assert_eq!(r.body["value"][0]["principalDisplayName"], json!("Leaving"), "back with the user: {}", r.text);
 
     // A deleted resource application hides the assignment from the principal's side too.
     let v = app.create_user("staying", "Staying").await;
-    let r = app.post(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&v)), json!({"principalId": id_of(&v), "resourceId": api.sp_id(), "appRoleId": ROLE_USER})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/users/{}/appRoleAssignments", id_of(&v)),
+            json!({"principalId": id_of(&v), "resourceId": api.sp_id(), "appRoleId": ROLE_USER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(app.delete(&format!("/v1.0/applications/{}", id_of(&api.app))).await.status, StatusCode::NO_CONTENT);
     let r = app.get(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&v))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(TestApp::ids(&r).is_empty(), "{}", r.text);
-    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&api.app)), json!({})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&api.app)), json!({})).await.status,
+        StatusCode::OK
+    );
     let r = app.get(&format!("/v1.0/users/{}/appRoleAssignments", id_of(&v))).await;
     assert_eq!(TestApp::ids(&r).len(), 1, "{}", r.text);
     assert_eq!(r.body["value"][0]["resourceDisplayName"], json!("Hidden API"));
@@ -537,12 +696,23 @@ api_test!(assignments_of_deleted_objects_are_hidden_until_they_are_restored, |ap
     let c = client(&app, "Deleted Daemon", json!({})).await;
     let graph = graph_sp(&app).await;
     let r = app
-        .post(&format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()), json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}))
+        .post(
+            &format!("/v1.0/servicePrincipals/{}/appRoleAssignments", c.sp_id()),
+            json!({"principalId": c.sp_id(), "resourceId": id_of(&graph), "appRoleId": USER_READ_ALL}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(app.delete(&format!("/v1.0/applications/{}", id_of(&c.app))).await.status, StatusCode::NO_CONTENT);
     let r = app.get(&format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", id_of(&graph))).await;
-    assert!(r.body["value"].as_array().unwrap().iter().all(|v| v["principalId"] != json!(c.sp_id()) && !v["principalDisplayName"].is_null()), "{}", r.text);
+    assert!(
+        r.body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["principalId"] != json!(c.sp_id()) && !v["principalDisplayName"].is_null()),
+        "{}",
+        r.text
+    );
 });
 
 api_test!(the_microsoft_graph_service_principal_cannot_be_changed, |app| {

@@ -64,9 +64,15 @@ api_test!(create_answers_201_with_the_new_user_and_its_user_principal_name_ident
     assert!(u["createdDateTime"].as_str().is_some_and(|s| s.ends_with('Z')), "{}", r.text);
     assert_eq!(u["deletedDateTime"], Value::Null);
     let ids = u["identities"].as_array().expect("identities");
-    let upn_identity = ids.iter().find(|i| i["signInType"] == json!("userPrincipalName")).expect("a userPrincipalName identity");
+    let upn_identity =
+        ids.iter().find(|i| i["signInType"] == json!("userPrincipalName")).expect("a userPrincipalName identity");
     assert_eq!(upn_identity["issuerAssignedId"], json!("alice@contoso.test"));
-    assert_eq!(upn_identity["issuer"], json!("contoso.portico.localhost"), "the UPN identity is issued by the initial domain: {}", r.text);
+    assert_eq!(
+        upn_identity["issuer"],
+        json!("contoso.portico.localhost"),
+        "the UPN identity is issued by the initial domain: {}",
+        r.text
+    );
     // The password is never echoed.
     assert!(!r.text.contains(PASSWORD), "the password leaked: {}", r.text);
     assert_eq!(u["passwordProfile"], Value::Null);
@@ -78,13 +84,21 @@ api_test!(create_answers_201_with_the_new_user_and_its_user_principal_name_ident
 
 api_test!(create_keeps_extra_identities_and_adds_the_user_principal_name_identity, |app| {
     let mut body = new_user("ivy", "Ivy");
-    body["identities"] = json!([{"signInType": "emailAddress", "issuer": "fabrikam.test", "issuerAssignedId": "ivy@fabrikam.test"}]);
+    body["identities"] =
+        json!([{"signInType": "emailAddress", "issuer": "fabrikam.test", "issuerAssignedId": "ivy@fabrikam.test"}]);
     let r = app.post("/v1.0/users", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let ids = r.body["identities"].as_array().unwrap();
     assert_eq!(ids.len(), 2, "{}", r.text);
-    assert!(ids.iter().any(|i| i["signInType"] == json!("emailAddress") && i["issuerAssignedId"] == json!("ivy@fabrikam.test")));
-    assert!(ids.iter().any(|i| i["signInType"] == json!("userPrincipalName") && i["issuerAssignedId"] == json!("ivy@contoso.test")));
+    assert!(
+        ids.iter()
+            .any(|i| i["signInType"] == json!("emailAddress") && i["issuerAssignedId"] == json!("ivy@fabrikam.test"))
+    );
+    assert!(
+        ids.iter().any(
+            |i| i["signInType"] == json!("userPrincipalName") && i["issuerAssignedId"] == json!("ivy@contoso.test")
+        )
+    );
 });
 
 api_test!(create_requires_each_required_property, |app| {
@@ -122,7 +136,12 @@ api_test!(display_names_are_limited_to_256_characters_not_bytes, |app| {
 });
 
 api_test!(create_refuses_ill_typed_values, |app| {
-    for (prop, value) in [("accountEnabled", json!("yes")), ("displayName", json!(5)), ("otherMails", json!("a@b.test")), ("mail", json!("not-an-address"))] {
+    for (prop, value) in [
+        ("accountEnabled", json!("yes")),
+        ("displayName", json!(5)),
+        ("otherMails", json!("a@b.test")),
+        ("mail", json!("not-an-address")),
+    ] {
         let mut body = new_user("typed", "Typed");
         body[prop] = value;
         let r = app.post("/v1.0/users", body).await;
@@ -132,9 +151,25 @@ api_test!(create_refuses_ill_typed_values, |app| {
 });
 
 api_test!(create_without_a_body_of_json_is_refused, |app| {
-    let r = app.raw(app.http.post(format!("{}/v1.0/users", app.base)).bearer_auth(&app.token).header("content-type", "application/json").body("{not json")).await;
+    let r = app
+        .raw(
+            app.http
+                .post(format!("{}/v1.0/users", app.base))
+                .bearer_auth(&app.token)
+                .header("content-type", "application/json")
+                .body("{not json"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    let r = app.raw(app.http.post(format!("{}/v1.0/users", app.base)).bearer_auth(&app.token).header("content-type", "text/plain").body("{}")).await;
+    let r = app
+        .raw(
+            app.http
+                .post(format!("{}/v1.0/users", app.base))
+                .bearer_auth(&app.token)
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text);
 });
 
@@ -146,13 +181,20 @@ api_test!(duplicate_user_principal_name_is_refused_with_graphs_message, |app| {
         let r = app.post("/v1.0/users", body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{upn}: {}", r.text);
         assert_eq!(r.code(), "Request_BadRequest");
-        assert_eq!(r.body["error"]["message"], json!("Another object with the same value for property userPrincipalName already exists."));
+        assert_eq!(
+            r.body["error"]["message"],
+            json!("Another object with the same value for property userPrincipalName already exists.")
+        );
     }
     // PATCHing another user onto the taken name fails the same way.
     let other = app.create_user("other", "Other").await;
-    let r = app.patch(&format!("/v1.0/users/{}", id_of(&other)), json!({"userPrincipalName": "dup@contoso.test"})).await;
+    let r =
+        app.patch(&format!("/v1.0/users/{}", id_of(&other)), json!({"userPrincipalName": "dup@contoso.test"})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert_eq!(r.body["error"]["message"], json!("Another object with the same value for property userPrincipalName already exists."));
+    assert_eq!(
+        r.body["error"]["message"],
+        json!("Another object with the same value for property userPrincipalName already exists.")
+    );
     assert_eq!(filtered(&app, "startsWith(displayName,'Second')").await.len(), 0);
 });
 
@@ -175,7 +217,8 @@ api_test!(user_principal_name_on_an_unverified_or_foreign_domain_is_refused, |ap
     assert!(r.text.contains("userPrincipalName"), "{}", r.text);
     // Renaming onto a foreign domain fails too, and leaves the user as it was.
     let u = app.create_user("frank", "Frank").await;
-    let r = app.patch(&format!("/v1.0/users/{}", id_of(&u)), json!({"userPrincipalName": "frank@unverified.test"})).await;
+    let r =
+        app.patch(&format!("/v1.0/users/{}", id_of(&u)), json!({"userPrincipalName": "frank@unverified.test"})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     let g = app.get(&format!("/v1.0/users/{}", id_of(&u))).await;
     assert_eq!(g.body["userPrincipalName"], json!("frank@contoso.test"));
@@ -201,7 +244,10 @@ api_test!(unknown_property_is_refused_with_graphs_message, |app| {
     let r = app.post("/v1.0/users", body).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.code(), "Request_BadRequest");
-    assert_eq!(r.body["error"]["message"], json!("Property 'favouriteColour' does not exist on type 'microsoft.graph.user'."));
+    assert_eq!(
+        r.body["error"]["message"],
+        json!("Property 'favouriteColour' does not exist on type 'microsoft.graph.user'.")
+    );
     let u = app.create_user("known", "Known").await;
     let r = app.patch(&format!("/v1.0/users/{}", id_of(&u)), json!({"x": 1})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
@@ -209,7 +255,11 @@ api_test!(unknown_property_is_refused_with_graphs_message, |app| {
 });
 
 api_test!(read_only_properties_are_refused_on_create_and_update, |app| {
-    for (prop, value) in [("createdDateTime", json!("2020-01-01T00:00:00Z")), ("creationType", json!("Invitation")), ("id", json!("00000000-0000-0000-0000-000000000001"))] {
+    for (prop, value) in [
+        ("createdDateTime", json!("2020-01-01T00:00:00Z")),
+        ("creationType", json!("Invitation")),
+        ("id", json!("00000000-0000-0000-0000-000000000001")),
+    ] {
         let mut body = new_user("ro", "Read Only");
         body[prop] = value.clone();
         let r = app.post("/v1.0/users", body).await;
@@ -233,7 +283,11 @@ api_test!(properties_portico_does_not_keep_yet_answer_501_not_supported, |app| {
     assert_eq!(r.code(), "notSupported");
     assert!(r.text.contains("mobilePhone"), "{}", r.text);
     let u = app.create_user("np", "Not Yet").await;
-    for (prop, value) in [("mobilePhone", json!("+1 555 0100")), ("businessPhones", json!(["+1 555 0101"])), ("officeLocation", json!("B1"))] {
+    for (prop, value) in [
+        ("mobilePhone", json!("+1 555 0100")),
+        ("businessPhones", json!(["+1 555 0101"])),
+        ("officeLocation", json!("B1")),
+    ] {
         let r = app.patch(&format!("/v1.0/users/{}", id_of(&u)), json!({ prop: value })).await;
         assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED, "{prop}: {}", r.text);
         assert_eq!(r.code(), "notSupported");
@@ -277,10 +331,22 @@ api_test!(get_with_select_answers_exactly_the_selected_properties, |app| {
     let r = app.get(&format!("/v1.0/users/{}?$select=accountEnabled,userType,identities", id_of(&u))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let keys: BTreeSet<&str> = r.body.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["@odata.context", "accountEnabled", "identities", "userType"].into_iter().collect(), "{}", r.text);
+    assert_eq!(
+        keys,
+        ["@odata.context", "accountEnabled", "identities", "userType"].into_iter().collect(),
+        "{}",
+        r.text
+    );
     assert_eq!(r.body["accountEnabled"], json!(true));
     assert_eq!(r.body["userType"], json!("Member"));
-    assert!(r.body["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#users(accountEnabled,userType,identities)/$entity"), "{}", r.text);
+    assert!(
+        r.body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("/v1.0/$metadata#users(accountEnabled,userType,identities)/$entity"),
+        "{}",
+        r.text
+    );
     // Lists honour $select too.
     let l = app.get("/v1.0/users?$select=id,userType").await;
     assert_eq!(l.status, StatusCode::OK, "{}", l.text);
@@ -294,7 +360,9 @@ api_test!(get_with_select_answers_exactly_the_selected_properties, |app| {
 api_test!(a_user_is_found_by_id_and_by_url_encoded_user_principal_name, |app| {
     let u = app.create_user("grace", "Grace Hopper").await;
     let id = id_of(&u);
-    for key in [id.clone(), urlencode("grace@contoso.test"), urlencode("GRACE@Contoso.test"), "grace@contoso.test".to_string()] {
+    for key in
+        [id.clone(), urlencode("grace@contoso.test"), urlencode("GRACE@Contoso.test"), "grace@contoso.test".to_string()]
+    {
         let r = app.get(&format!("/v1.0/users/{key}")).await;
         assert_eq!(r.status, StatusCode::OK, "{key}: {}", r.text);
         assert_eq!(r.body["id"], json!(id), "{key}");
@@ -309,7 +377,12 @@ api_test!(a_user_is_found_by_id_and_by_url_encoded_user_principal_name, |app| {
     assert_eq!(r.body["id"], c.body["id"]);
     assert_eq!(r.body["userPrincipalName"], json!("hash_fabrikam.test#EXT#@contoso.test"));
     // PATCH and DELETE take the UPN too.
-    let p = app.patch(&format!("/v1.0/users/{}", urlencode("hash_fabrikam.test#EXT#@contoso.test")), json!({"jobTitle": "Marker"})).await;
+    let p = app
+        .patch(
+            &format!("/v1.0/users/{}", urlencode("hash_fabrikam.test#EXT#@contoso.test")),
+            json!({"jobTitle": "Marker"}),
+        )
+        .await;
     assert_eq!(p.status, StatusCode::NO_CONTENT, "{}", p.text);
     assert_eq!(app.get(&format!("/v1.0/users/{}", id_of(&c.body))).await.body["jobTitle"], json!("Marker"));
     // Unknown keys are 404 in Graph's shape.
@@ -413,7 +486,9 @@ api_test!(patch_refuses_invalid_values_and_changes_nothing, |app| {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
         assert_eq!(r.code(), "Request_BadRequest", "{body}");
     }
-    let g = app.get(&format!("/v1.0/users/{id}?$select=displayName,mail,preferredLanguage,mailNickname,accountEnabled")).await;
+    let g = app
+        .get(&format!("/v1.0/users/{id}?$select=displayName,mail,preferredLanguage,mailNickname,accountEnabled"))
+        .await;
     assert_eq!(g.body["displayName"], json!("Invalid"));
     assert_eq!(g.body["mail"], json!("inv@contoso.test"));
     assert_eq!(g.body["mailNickname"], json!("inv"));
@@ -428,7 +503,11 @@ api_test!(user_type_is_canonicalised_and_must_be_member_or_guest, |app| {
     for (sent, stored) in [("guest", "Guest"), ("MEMBER", "Member"), ("GuEsT", "Guest")] {
         let r = app.patch(&format!("/v1.0/users/{id}"), json!({"userType": sent})).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{sent}: {}", r.text);
-        assert_eq!(app.get(&format!("/v1.0/users/{id}?$select=userType")).await.body["userType"], json!(stored), "{sent}");
+        assert_eq!(
+            app.get(&format!("/v1.0/users/{id}?$select=userType")).await.body["userType"],
+            json!(stored),
+            "{sent}"
+        );
     }
     for bad in [json!("Robot"), json!(null), json!("")] {
         let r = app.patch(&format!("/v1.0/users/{id}"), json!({"userType": bad})).await;
@@ -446,16 +525,26 @@ api_test!(user_type_is_canonicalised_and_must_be_member_or_guest, |app| {
 api_test!(other_mails_are_replaced_in_order_validated_and_cleared, |app| {
     let u = app.create_user("om", "Other Mails").await;
     let id = id_of(&u);
-    let r = app.patch(&format!("/v1.0/users/{id}"), json!({"otherMails": ["b@fabrikam.test", "a@fabrikam.test"]})).await;
+    let r =
+        app.patch(&format!("/v1.0/users/{id}"), json!({"otherMails": ["b@fabrikam.test", "a@fabrikam.test"]})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    assert_eq!(app.get(&format!("/v1.0/users/{id}?$select=otherMails")).await.body["otherMails"], json!(["b@fabrikam.test", "a@fabrikam.test"]));
+    assert_eq!(
+        app.get(&format!("/v1.0/users/{id}?$select=otherMails")).await.body["otherMails"],
+        json!(["b@fabrikam.test", "a@fabrikam.test"])
+    );
     let r = app.patch(&format!("/v1.0/users/{id}"), json!({"otherMails": ["c@fabrikam.test"]})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    assert_eq!(app.get(&format!("/v1.0/users/{id}?$select=otherMails")).await.body["otherMails"], json!(["c@fabrikam.test"]));
+    assert_eq!(
+        app.get(&format!("/v1.0/users/{id}?$select=otherMails")).await.body["otherMails"],
+        json!(["c@fabrikam.test"])
+    );
     let r = app.patch(&format!("/v1.0/users/{id}"), json!({"otherMails": ["fine@fabrikam.test", "not-a-mail"]})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.text.contains("otherMails"), "{}", r.text);
-    assert_eq!(app.get(&format!("/v1.0/users/{id}?$select=otherMails")).await.body["otherMails"], json!(["c@fabrikam.test"]));
+    assert_eq!(
+        app.get(&format!("/v1.0/users/{id}?$select=otherMails")).await.body["otherMails"],
+        json!(["c@fabrikam.test"])
+    );
     let r = app.patch(&format!("/v1.0/users/{id}"), json!({"otherMails": []})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(app.get(&format!("/v1.0/users/{id}?$select=otherMails")).await.body["otherMails"], json!([]));
@@ -465,12 +554,20 @@ api_test!(password_change_is_audited_with_a_redacted_value, |app| {
     let u = app.create_user("pw", "Password").await;
     let id = id_of(&u);
     let secret = "a brand new passphrase";
-    let r = app.patch(&format!("/v1.0/users/{id}"), json!({"passwordProfile": {"password": secret, "forceChangePasswordNextSignIn": true}})).await;
+    let r = app
+        .patch(
+            &format!("/v1.0/users/{id}"),
+            json!({"passwordProfile": {"password": secret, "forceChangePasswordNextSignIn": true}}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let audits = app.audits_for("Update user", &id).await;
     assert_eq!(audits.len(), 1, "{audits:?}");
     let props = audits[0]["targetResources"][0]["modifiedProperties"].as_array().unwrap().clone();
-    let pw = props.iter().find(|p| p["displayName"] == json!("PasswordProfile")).unwrap_or_else(|| panic!("no PasswordProfile change: {props:?}"));
+    let pw = props
+        .iter()
+        .find(|p| p["displayName"] == json!("PasswordProfile"))
+        .unwrap_or_else(|| panic!("no PasswordProfile change: {props:?}"));
     assert_eq!(pw["newValue"], json!("\"[redacted]\""));
     let all = serde_json::to_string(&audits).unwrap();
     assert!(!all.contains(secret), "the password reached the audit log: {all}");
@@ -487,7 +584,10 @@ api_test!(a_password_profile_that_cannot_be_applied_is_refused, |app| {
         (json!({"password": 12345678}), StatusCode::BAD_REQUEST),
         (json!({"passwrd": "a long enough password"}), StatusCode::BAD_REQUEST),
         (json!({"forceChangePasswordNextSignIn": "yes"}), StatusCode::BAD_REQUEST),
-        (json!({"password": "a long enough password", "forceChangePasswordNextSignInWithMfa": true}), StatusCode::NOT_IMPLEMENTED),
+        (
+            json!({"password": "a long enough password", "forceChangePasswordNextSignInWithMfa": true}),
+            StatusCode::NOT_IMPLEMENTED,
+        ),
     ] {
         let r = app.patch(&path, json!({"passwordProfile": profile})).await;
         assert_eq!(r.status, status, "{profile}: {}", r.text);
@@ -497,7 +597,10 @@ api_test!(a_password_profile_that_cannot_be_applied_is_refused, |app| {
         assert_eq!(r.status, status, "create with {profile}: {}", r.text);
     }
     let r = app.patch(&path, json!({"passwordProfile": {"passwrd": "x"}})).await;
-    assert_eq!(r.body["error"]["message"], json!("Property 'passwrd' does not exist on type 'microsoft.graph.passwordProfile'."));
+    assert_eq!(
+        r.body["error"]["message"],
+        json!("Property 'passwrd' does not exist on type 'microsoft.graph.passwordProfile'.")
+    );
     assert!(app.audits_for("Update user", &id_of(&u)).await.is_empty(), "nothing was changed");
     assert!(filtered(&app, "startsWith(displayName,'Password Profile 2')").await.is_empty());
 });
@@ -505,7 +608,8 @@ api_test!(a_password_profile_that_cannot_be_applied_is_refused, |app| {
 api_test!(patch_is_audited_with_old_and_new_values, |app| {
     let u = app.create_user("aud", "Audited").await;
     let id = id_of(&u);
-    let r = app.patch(&format!("/v1.0/users/{id}"), json!({"jobTitle": "Auditor", "displayName": "Audited Twice"})).await;
+    let r =
+        app.patch(&format!("/v1.0/users/{id}"), json!({"jobTitle": "Auditor", "displayName": "Audited Twice"})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let audits = app.audits_for("Update user", &id).await;
     assert_eq!(audits.len(), 1, "{audits:?}");
@@ -515,7 +619,10 @@ api_test!(patch_is_audited_with_old_and_new_values, |app| {
     assert_eq!(dn["newValue"], json!("\"Audited Twice\""));
     let jt = props.iter().find(|p| p["displayName"] == json!("jobTitle")).expect("jobTitle change");
     assert_eq!(jt["oldValue"], json!("null"));
-    assert!(props.iter().all(|p| p["displayName"] != json!("surname")), "unchanged properties are not listed: {props:?}");
+    assert!(
+        props.iter().all(|p| p["displayName"] != json!("surname")),
+        "unchanged properties are not listed: {props:?}"
+    );
 });
 
 // ---- delete, deleted items, restore ----
@@ -530,11 +637,21 @@ api_test!(deleted_user_moves_to_deleted_items_and_can_be_restored, |app| {
     assert_eq!(g.code(), "Request_ResourceNotFound");
     assert_eq!(app.get("/v1.0/users/del@contoso.test").await.status, StatusCode::NOT_FOUND);
     assert!(!TestApp::ids(&app.get("/v1.0/users").await).contains(&id));
-    assert_eq!(app.delete(&format!("/v1.0/users/{id}")).await.status, StatusCode::NOT_FOUND, "a second delete finds nothing");
+    assert_eq!(
+        app.delete(&format!("/v1.0/users/{id}")).await.status,
+        StatusCode::NOT_FOUND,
+        "a second delete finds nothing"
+    );
 
     let d = app.get("/v1.0/directory/deletedItems/microsoft.graph.user").await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
-    let item = d.body["value"].as_array().unwrap().iter().find(|v| v["id"] == json!(id)).cloned().unwrap_or_else(|| panic!("not in deleted items: {}", d.text));
+    let item = d.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == json!(id))
+        .cloned()
+        .unwrap_or_else(|| panic!("not in deleted items: {}", d.text));
     assert_eq!(item["@odata.type"], json!("#microsoft.graph.user"));
     assert!(item["deletedDateTime"].is_string(), "{item}");
     assert_eq!(item["userPrincipalName"], json!("del@contoso.test"));
@@ -561,12 +678,20 @@ api_test!(deleted_user_moves_to_deleted_items_and_can_be_restored, |app| {
 api_test!(a_deleted_user_keeps_its_group_memberships_when_restored, |app| {
     let u = app.create_user("keep", "Keeper").await;
     let g = app.create_group("Keepers").await;
-    let r = app.post(&format!("/v1.0/groups/{}/members/$ref", id_of(&g)), json!({"@odata.id": format!("{}/v1.0/directoryObjects/{}", app.base, id_of(&u))})).await;
+    let r = app
+        .post(
+            &format!("/v1.0/groups/{}/members/$ref", id_of(&g)),
+            json!({"@odata.id": format!("{}/v1.0/directoryObjects/{}", app.base, id_of(&u))}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(app.delete(&format!("/v1.0/users/{}", id_of(&u))).await.status, StatusCode::NO_CONTENT);
     let m = app.get(&format!("/v1.0/groups/{}/members", id_of(&g))).await;
     assert!(TestApp::ids(&m).is_empty(), "a deleted user is not listed as a member: {}", m.text);
-    assert_eq!(app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&u)), json!({})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post(&format!("/v1.0/directory/deletedItems/{}/restore", id_of(&u)), json!({})).await.status,
+        StatusCode::OK
+    );
     let m = app.get(&format!("/v1.0/groups/{}/members", id_of(&g))).await;
     assert_eq!(TestApp::ids(&m), vec![id_of(&u)], "{}", m.text);
 });
@@ -629,12 +754,18 @@ api_test!(filter_user_type_guest_finds_users_made_guests_by_patch, |app| {
     let g2 = app.create_user("g2", "Guest Two").await;
     let m = app.create_user("m1", "Member One").await;
     for g in [&g1, &g2] {
-        assert_eq!(app.patch(&format!("/v1.0/users/{}", id_of(g)), json!({"userType": "Guest"})).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.patch(&format!("/v1.0/users/{}", id_of(g)), json!({"userType": "Guest"})).await.status,
+            StatusCode::NO_CONTENT
+        );
     }
     assert_eq!(filtered(&app, "userType eq 'Guest'").await, set(&[&id_of(&g1), &id_of(&g2)]));
     assert_eq!(filtered(&app, "userType eq 'Member'").await, set(&[&id_of(&m)]));
     // Back to member.
-    assert_eq!(app.patch(&format!("/v1.0/users/{}", id_of(&g2)), json!({"userType": "Member"})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.patch(&format!("/v1.0/users/{}", id_of(&g2)), json!({"userType": "Member"})).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(filtered(&app, "userType eq 'Guest'").await, set(&[&id_of(&g1)]));
 });
 
@@ -642,7 +773,10 @@ api_test!(filter_account_enabled_false_finds_blocked_users, |app| {
     let a = app.create_user("blocked", "Blocked").await;
     let b = app.create_user("open", "Open").await;
     assert!(filtered(&app, "accountEnabled eq false").await.is_empty());
-    assert_eq!(app.patch(&format!("/v1.0/users/{}", id_of(&a)), json!({"accountEnabled": false})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.patch(&format!("/v1.0/users/{}", id_of(&a)), json!({"accountEnabled": false})).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(filtered(&app, "accountEnabled eq false").await, set(&[&id_of(&a)]));
     assert_eq!(filtered(&app, "accountEnabled eq true").await, set(&[&id_of(&b)]));
     let r = app.get(&format!("/v1.0/users?$filter={}", urlencode("accountEnabled eq 'no'"))).await;
@@ -653,15 +787,29 @@ api_test!(filter_in_matches_any_listed_value, |app| {
     let a = app.create_user("ina", "In A").await;
     let b = app.create_user("inb", "In B").await;
     app.create_user("inc", "In C").await;
-    assert_eq!(filtered(&app, "userPrincipalName in ('ina@contoso.test','INB@contoso.test','nobody@contoso.test')").await, set(&[&id_of(&a), &id_of(&b)]));
+    assert_eq!(
+        filtered(&app, "userPrincipalName in ('ina@contoso.test','INB@contoso.test','nobody@contoso.test')").await,
+        set(&[&id_of(&a), &id_of(&b)])
+    );
     assert_eq!(filtered(&app, &format!("id in ('{}')", id_of(&a))).await, set(&[&id_of(&a)]));
 });
 
 api_test!(filter_other_mails_any_matches_an_alternate_address, |app| {
     let a = app.create_user("oma", "Other A").await;
     let b = app.create_user("omb", "Other B").await;
-    assert_eq!(app.patch(&format!("/v1.0/users/{}", id_of(&a)), json!({"otherMails": ["x@fabrikam.test", "shared@fabrikam.test"]})).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.patch(&format!("/v1.0/users/{}", id_of(&b)), json!({"otherMails": ["shared@fabrikam.test"]})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.patch(
+            &format!("/v1.0/users/{}", id_of(&a)),
+            json!({"otherMails": ["x@fabrikam.test", "shared@fabrikam.test"]})
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.patch(&format!("/v1.0/users/{}", id_of(&b)), json!({"otherMails": ["shared@fabrikam.test"]})).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(filtered(&app, "otherMails/any(x:x eq 'X@Fabrikam.test')").await, set(&[&id_of(&a)]));
     assert_eq!(filtered(&app, "otherMails/any(x:x eq 'shared@fabrikam.test')").await, set(&[&id_of(&a), &id_of(&b)]));
     assert!(filtered(&app, "otherMails/any(x:x eq 'none@fabrikam.test')").await.is_empty());
@@ -669,25 +817,60 @@ api_test!(filter_other_mails_any_matches_an_alternate_address, |app| {
 
 api_test!(filter_identities_any_matches_issuer_and_issuer_assigned_id_together, |app| {
     let mut body = new_user("ida", "Identity A");
-    body["identities"] = json!([{"signInType": "federated", "issuer": "google.com", "issuerAssignedId": "a@gmail.test"}]);
+    body["identities"] =
+        json!([{"signInType": "federated", "issuer": "google.com", "issuerAssignedId": "a@gmail.test"}]);
     let a = app.post("/v1.0/users", body).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     let mut body = new_user("idb", "Identity B");
-    body["identities"] = json!([{"signInType": "federated", "issuer": "facebook.com", "issuerAssignedId": "a@gmail.test"}]);
+    body["identities"] =
+        json!([{"signInType": "federated", "issuer": "facebook.com", "issuerAssignedId": "a@gmail.test"}]);
     let b = app.post("/v1.0/users", body).await;
     assert_eq!(b.status, StatusCode::CREATED, "{}", b.text);
     let a_id = id_of(&a.body);
-    assert_eq!(filtered(&app, "identities/any(c:c/issuer eq 'google.com' and c/issuerAssignedId eq 'a@gmail.test')").await, set(&[&a_id]));
+    assert_eq!(
+        filtered(&app, "identities/any(c:c/issuer eq 'google.com' and c/issuerAssignedId eq 'a@gmail.test')").await,
+        set(&[&a_id])
+    );
     // Both conditions must hold on the same identity.
-    assert!(filtered(&app, "identities/any(c:c/issuer eq 'google.com' and c/issuerAssignedId eq 'ida@contoso.test')").await.is_empty());
+    assert!(
+        filtered(&app, "identities/any(c:c/issuer eq 'google.com' and c/issuerAssignedId eq 'ida@contoso.test')")
+            .await
+            .is_empty()
+    );
     // The UPN identity is searchable like any other.
-    assert_eq!(filtered(&app, "identities/any(c:c/signInType eq 'userPrincipalName' and c/issuerAssignedId eq 'ida@contoso.test')").await, set(&[&a_id]));
+    assert_eq!(
+        filtered(
+            &app,
+            "identities/any(c:c/signInType eq 'userPrincipalName' and c/issuerAssignedId eq 'ida@contoso.test')"
+        )
+        .await,
+        set(&[&a_id])
+    );
     // PATCHing identities replaces them (the UPN identity stays).
-    let r = app.patch(&format!("/v1.0/users/{a_id}"), json!({"identities": [{"signInType": "federated", "issuer": "mail", "issuerAssignedId": "ida@mail.test"}]})).await;
+    let r = app
+        .patch(
+            &format!("/v1.0/users/{a_id}"),
+            json!({"identities": [{"signInType": "federated", "issuer": "mail", "issuerAssignedId": "ida@mail.test"}]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    assert!(filtered(&app, "identities/any(c:c/issuer eq 'google.com' and c/issuerAssignedId eq 'a@gmail.test')").await.is_empty());
-    assert_eq!(filtered(&app, "identities/any(c:c/issuer eq 'mail' and c/issuerAssignedId eq 'ida@mail.test')").await, set(&[&a_id]));
-    assert_eq!(filtered(&app, "identities/any(c:c/signInType eq 'userPrincipalName' and c/issuerAssignedId eq 'ida@contoso.test')").await, set(&[&a_id]));
+    assert!(
+        filtered(&app, "identities/any(c:c/issuer eq 'google.com' and c/issuerAssignedId eq 'a@gmail.test')")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        filtered(&app, "identities/any(c:c/issuer eq 'mail' and c/issuerAssignedId eq 'ida@mail.test')").await,
+        set(&[&a_id])
+    );
+    assert_eq!(
+        filtered(
+            &app,
+            "identities/any(c:c/signInType eq 'userPrincipalName' and c/issuerAssignedId eq 'ida@contoso.test')"
+        )
+        .await,
+        set(&[&a_id])
+    );
 });
 
 api_test!(filter_created_date_time_compares_instants, |app| {
@@ -717,7 +900,12 @@ api_test!(filter_on_an_unknown_property_or_with_bad_syntax_is_a_bad_request, |ap
 api_test!(ne_not_and_ends_with_need_consistency_level_and_count, |app| {
     let a = app.create_user("adv1", "Advanced One").await;
     let b = app.create_user("adv2", "Other Two").await;
-    assert_eq!(app.patch(&format!("/v1.0/users/{}", id_of(&b)), json!({"userType": "Guest", "mail": "adv2@fabrikam.test"})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.patch(&format!("/v1.0/users/{}", id_of(&b)), json!({"userType": "Guest", "mail": "adv2@fabrikam.test"}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     let cases = [
         ("userType ne 'Guest'", vec![id_of(&a)]),
         ("not(startsWith(displayName,'Advanced'))", vec![id_of(&b)]),
@@ -740,7 +928,8 @@ api_test!(ne_not_and_ends_with_need_consistency_level_and_count, |app| {
 });
 
 api_test!(ends_with_is_refused_on_properties_graph_does_not_allow_it_on, |app| {
-    let r = app.get_eventual(&format!("/v1.0/users?$count=true&$filter={}", urlencode("endsWith(displayName,'x')"))).await;
+    let r =
+        app.get_eventual(&format!("/v1.0/users?$count=true&$filter={}", urlencode("endsWith(displayName,'x')"))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.code(), "Request_UnsupportedQuery");
 });
@@ -794,7 +983,9 @@ api_test!(count_segment_needs_the_header_and_answers_a_plain_number, |app| {
     let first = app.get("/v1.0/users/seg0@contoso.test").await;
     assert_eq!(app.delete(&format!("/v1.0/users/{}", id_of(&first.body))).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get_eventual("/v1.0/users/$count").await.text, "3");
-    let r = app.get_eventual(&format!("/v1.0/users/$count?$filter={}", urlencode("startsWith(displayName,'Segment 1')"))).await;
+    let r = app
+        .get_eventual(&format!("/v1.0/users/$count?$filter={}", urlencode("startsWith(displayName,'Segment 1')")))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.text, "1");
 });
@@ -803,7 +994,9 @@ api_test!(orderby_display_name_works_alone_but_needs_advanced_headers_with_filte
     for (alias, name) in [("ob1", "Bravo"), ("ob2", "alpha"), ("ob3", "Charlie")] {
         app.create_user(alias, name).await;
     }
-    let names = |r: &crate::common::Resp| -> Vec<String> { r.body["value"].as_array().unwrap().iter().map(|v| v["displayName"].as_str().unwrap().to_string()).collect() };
+    let names = |r: &crate::common::Resp| -> Vec<String> {
+        r.body["value"].as_array().unwrap().iter().map(|v| v["displayName"].as_str().unwrap().to_string()).collect()
+    };
     let r = app.get("/v1.0/users?$orderby=displayName desc").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(names(&r), vec!["Charlie", "Bravo", "alpha"], "case-insensitive descending order");
@@ -829,7 +1022,11 @@ api_test!(paging_with_top_follows_next_links_through_every_user_exactly_once, |a
     for i in 0..7 {
         created.insert(id_of(&app.create_user(&format!("page{i}"), &format!("Page {i}")).await));
     }
-    for first in ["/v1.0/users?$top=3", "/v1.0/users?$top=3&$orderby=displayName%20desc", "/v1.0/users?$top=2&$select=id,displayName"] {
+    for first in [
+        "/v1.0/users?$top=3",
+        "/v1.0/users?$top=3&$orderby=displayName%20desc",
+        "/v1.0/users?$top=2&$select=id,displayName",
+    ] {
         let mut seen = vec![];
         let mut path = first.to_string();
         let mut pages = 0;
@@ -860,7 +1057,8 @@ api_test!(paging_with_top_follows_next_links_through_every_user_exactly_once, |a
     let mut path = "/v1.0/users?$top=3&$orderby=displayName".to_string();
     loop {
         let r = app.get(&path).await;
-        names.extend(r.body["value"].as_array().unwrap().iter().map(|v| v["displayName"].as_str().unwrap().to_string()));
+        names
+            .extend(r.body["value"].as_array().unwrap().iter().map(|v| v["displayName"].as_str().unwrap().to_string()));
         match r.body["@odata.nextLink"].as_str() {
             Some(next) => path = path_of(&app, next),
             None => break,
@@ -917,7 +1115,12 @@ api_test!(a_tampered_skiptoken_is_refused, |app| {
     }
     let r = app.get("/v1.0/users?$top=1").await;
     let next = r.body["@odata.nextLink"].as_str().expect("a next link").to_string();
-    let token = url::Url::parse(&next).unwrap().query_pairs().find(|(k, _)| k == "$skiptoken").map(|(_, v)| v.into_owned()).expect("$skiptoken");
+    let token = url::Url::parse(&next)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "$skiptoken")
+        .map(|(_, v)| v.into_owned())
+        .expect("$skiptoken");
     let half = &token[..token.len() / 2];
     for bad in ["garbage!!", "bm90IGpzb24", half, "eyJrIjpbXX0"] {
         let r = app.get(&format!("/v1.0/users?$top=1&$skiptoken={}", urlencode(bad))).await;
@@ -950,9 +1153,18 @@ api_test!(member_of_transitive_member_of_and_owned_objects_of_a_user, |app| {
     let outer = app.create_group("Outer").await;
     let owned = app.create_group("Owned").await;
     let link = |id: &str| json!({"@odata.id": format!("{}/v1.0/directoryObjects/{id}", app.base)});
-    assert_eq!(app.post(&format!("/v1.0/groups/{}/members/$ref", id_of(&inner)), link(&id_of(&u))).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.post(&format!("/v1.0/groups/{}/members/$ref", id_of(&outer)), link(&id_of(&inner))).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.post(&format!("/v1.0/groups/{}/owners/$ref", id_of(&owned)), link(&id_of(&u))).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.post(&format!("/v1.0/groups/{}/members/$ref", id_of(&inner)), link(&id_of(&u))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.post(&format!("/v1.0/groups/{}/members/$ref", id_of(&outer)), link(&id_of(&inner))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.post(&format!("/v1.0/groups/{}/owners/$ref", id_of(&owned)), link(&id_of(&u))).await.status,
+        StatusCode::NO_CONTENT
+    );
 
     let r = app.get(&format!("/v1.0/users/{}/memberOf", id_of(&u))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);

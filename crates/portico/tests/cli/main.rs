@@ -38,14 +38,19 @@ impl Drop for Server {
 
 fn portico(data: &Path) -> Command {
     let mut c = Command::new(BIN);
-    c.arg("--data-dir").arg(data).env_remove("PORTICO_DATABASE_URL").env_remove("PORTICO_MASTER_KEY").env("PORTICO_LOG", "warn");
+    c.arg("--data-dir")
+        .arg(data)
+        .env_remove("PORTICO_DATABASE_URL")
+        .env_remove("PORTICO_MASTER_KEY")
+        .env("PORTICO_LOG", "warn");
     c
 }
 
 fn run_json(cmd: &mut Command) -> Value {
     let out = cmd.arg("--json").output().expect("run portico");
     assert!(out.status.success(), "portico failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn free_port() -> u16 {
@@ -91,20 +96,33 @@ fn first_start_creates_the_data_directory_and_prints_a_working_admin_client() {
         assert_eq!(key.permissions().mode() & 0o777, 0o600, "the master key must be private");
     }
     let field = |name: &str| {
-        text.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().split_whitespace().next().unwrap_or("").to_string())).unwrap_or_else(|| panic!("no '{name}' in:\n{text}"))
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.split_whitespace().next().unwrap_or("").to_string()))
+            .unwrap_or_else(|| panic!("no '{name}' in:\n{text}"))
     };
     let (tenant, client, secret) = (field("Tenant:"), field("API client id:"), field("API client secret:"));
     let base = format!("http://127.0.0.1:{port}");
     let tok: Value = http()
         .post(format!("{base}/{tenant}/oauth2/v2.0/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", &client), ("client_secret", &secret), ("scope", "https://graph.microsoft.com/.default")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client),
+            ("client_secret", &secret),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
         .send()
         .unwrap()
         .json()
         .unwrap();
     let token = tok["access_token"].as_str().expect("token");
     let users: Value = http().get(format!("{base}/v1.0/users")).bearer_auth(token).send().unwrap().json().unwrap();
-    assert!(users["value"].as_array().unwrap().iter().any(|u| u["userPrincipalName"].as_str().unwrap().starts_with("admin@")));
+    assert!(
+        users["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["userPrincipalName"].as_str().unwrap().starts_with("admin@"))
+    );
     assert_eq!(http().get(format!("{base}/readyz")).send().unwrap().status(), 200);
     let metrics = http().get(format!("{base}/metrics")).send().unwrap().text().unwrap();
     assert!(metrics.contains("portico_http_requests_total"), "{metrics}");
@@ -127,23 +145,57 @@ fn cli_commands_print_json_and_share_the_store_with_a_running_server() {
     let tid = t["id"].as_str().unwrap().to_string();
     let list = run_json(portico(&dir.0).args(["tenant", "list"]));
     assert!(list.as_array().unwrap().iter().any(|x| x["id"] == tid.as_str()));
-    let u = run_json(portico(&dir.0).args(["user", "create", "--tenant", "fabrikam.test", "--upn", "dave@fabrikam.test", "--name", "Dave", "--role", "Global Administrator"]));
+    let u = run_json(portico(&dir.0).args([
+        "user",
+        "create",
+        "--tenant",
+        "fabrikam.test",
+        "--upn",
+        "dave@fabrikam.test",
+        "--name",
+        "Dave",
+        "--role",
+        "Global Administrator",
+    ]));
     assert!(u["initialPassword"].as_str().unwrap().len() >= 16);
-    let a = run_json(portico(&dir.0).args(["app", "create", "--tenant", "fabrikam.test", "--name", "sync", "--permission", "User.Read.All", "--permission", "AuditLog.Read.All"]));
+    let a = run_json(portico(&dir.0).args([
+        "app",
+        "create",
+        "--tenant",
+        "fabrikam.test",
+        "--name",
+        "sync",
+        "--permission",
+        "User.Read.All",
+        "--permission",
+        "AuditLog.Read.All",
+    ]));
     assert_eq!(a["permissions"], serde_json::json!(["User.Read.All", "AuditLog.Read.All"]));
     // The running server sees what the CLI wrote, and the CLI's writes are audited.
     let base = format!("http://127.0.0.1:{port}");
     let tok: Value = http()
         .post(format!("{base}/fabrikam.test/oauth2/v2.0/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", a["appId"].as_str().unwrap()), ("client_secret", a["clientSecret"].as_str().unwrap()), ("scope", "https://graph.microsoft.com/.default")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", a["appId"].as_str().unwrap()),
+            ("client_secret", a["clientSecret"].as_str().unwrap()),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
         .send()
         .unwrap()
         .json()
         .unwrap();
     let token = tok["access_token"].as_str().expect("token");
-    let users: Value = http().get(format!("{base}/v1.0/users/dave@fabrikam.test")).bearer_auth(token).send().unwrap().json().unwrap();
+    let users: Value =
+        http().get(format!("{base}/v1.0/users/dave@fabrikam.test")).bearer_auth(token).send().unwrap().json().unwrap();
     assert_eq!(users["displayName"], "Dave");
-    let audits: Value = http().get(format!("{base}/v1.0/auditLogs/directoryAudits?$filter=activityDisplayName eq 'Add user'")).bearer_auth(token).send().unwrap().json().unwrap();
+    let audits: Value = http()
+        .get(format!("{base}/v1.0/auditLogs/directoryAudits?$filter=activityDisplayName eq 'Add user'"))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(audits["value"][0]["initiatedBy"]["app"]["displayName"], "Portico command line");
     // Key rotation from the CLI keeps old tokens valid.
     let r = run_json(portico(&dir.0).args(["keys", "rotate", "--tenant", "fabrikam.test"]));
@@ -157,10 +209,16 @@ fn cli_commands_print_json_and_share_the_store_with_a_running_server() {
 #[test]
 fn bad_commands_fail_with_a_clear_message() {
     let dir = TempDir::new();
-    let out = portico(&dir.0).args(["user", "create", "--tenant", "nowhere.test", "--upn", "a@nowhere.test", "--name", "A"]).output().unwrap();
+    let out = portico(&dir.0)
+        .args(["user", "create", "--tenant", "nowhere.test", "--upn", "a@nowhere.test", "--name", "A"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no tenant 'nowhere.test'"));
-    let out = portico(&dir.0).args(["app", "create", "--tenant", "x", "--name", "n", "--permission", "Bogus.All"]).output().unwrap();
+    let out = portico(&dir.0)
+        .args(["app", "create", "--tenant", "x", "--name", "n", "--permission", "Bogus.All"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let help = Command::new(BIN).args(["app", "create", "--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("--permission"));
@@ -171,8 +229,15 @@ fn plain_http_off_loopback_is_refused_unless_a_tls_proxy_is_declared() {
     let dir = TempDir::new();
     let out = portico(&dir.0).args(["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to serve plain HTTP"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = portico(&dir.0).args(["serve", "--listen", "0.0.0.0:0", "--behind-tls-proxy", "--public-url", "http://idp.example.com"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refusing to serve plain HTTP"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = portico(&dir.0)
+        .args(["serve", "--listen", "0.0.0.0:0", "--behind-tls-proxy", "--public-url", "http://idp.example.com"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not https"));
 }
@@ -182,7 +247,19 @@ fn tls_serves_https_with_the_given_certificate() {
     let dir = TempDir::new();
     let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
         .arg(&key)
         .arg("-out")
@@ -194,19 +271,33 @@ fn tls_serves_https_with_the_given_certificate() {
     };
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let port = free_port();
-    let (_server, text) = serve(portico(&dir.0).args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--tls-cert"]).arg(&cert).arg("--tls-key").arg(&key));
+    let (_server, text) = serve(
+        portico(&dir.0)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--tls-cert"])
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key),
+    );
     assert!(text.contains(&format!("https://127.0.0.1:{port}")), "{text}");
-    let client = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).timeout(Duration::from_secs(10)).build().unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     let r = client.get(format!("https://127.0.0.1:{port}/healthz")).send().unwrap();
     assert_eq!(r.status(), 200);
-    assert!(http().get(format!("http://127.0.0.1:{port}/healthz")).send().is_err(), "plain HTTP must not be served on the TLS port");
+    assert!(
+        http().get(format!("http://127.0.0.1:{port}/healthz")).send().is_err(),
+        "plain HTTP must not be served on the TLS port"
+    );
 }
 
 #[test]
 fn settings_layer_file_then_environment_then_flags() {
     let dir = TempDir::new();
     let (p1, p2, p3) = (free_port(), free_port(), free_port());
-    std::fs::write(dir.0.join("portico.toml"), format!("listen = \"127.0.0.1:{p1}\"\nbase_domain = \"file.test\"\n")).unwrap();
+    std::fs::write(dir.0.join("portico.toml"), format!("listen = \"127.0.0.1:{p1}\"\nbase_domain = \"file.test\"\n"))
+        .unwrap();
     // The file alone.
     let (s, text) = serve(portico(&dir.0).arg("serve"));
     assert!(text.contains(&format!("127.0.0.1:{p1}")), "{text}");
@@ -219,7 +310,11 @@ fn settings_layer_file_then_environment_then_flags() {
     assert!(text.contains(&format!("127.0.0.1:{p2}")), "{text}");
     drop(s);
     // A flag beats the environment.
-    let (_s, text) = serve(portico(&dir.0).args(["serve", "--listen", &format!("127.0.0.1:{p3}")]).env("PORTICO_LISTEN", format!("127.0.0.1:{p2}")));
+    let (_s, text) = serve(
+        portico(&dir.0)
+            .args(["serve", "--listen", &format!("127.0.0.1:{p3}")])
+            .env("PORTICO_LISTEN", format!("127.0.0.1:{p2}")),
+    );
     assert!(text.contains(&format!("127.0.0.1:{p3}")), "{text}");
     // An unknown key in the file is an error, not silently ignored.
     std::fs::write(dir.0.join("portico.toml"), "lisen = \"x\"\n").unwrap();

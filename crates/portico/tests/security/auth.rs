@@ -58,7 +58,8 @@ api_test!(requests_without_a_bearer_token_are_unauthenticated, |app| {
     let r = app.raw(app.http.get(format!("{}/v1.0/users", app.base))).await;
     assert_unauthenticated(&r, "no Authorization header");
     assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
-    let r = app.raw(app.http.get(format!("{}/v1.0/users", app.base)).header("Authorization", "Basic dXNlcjpwYXNz")).await;
+    let r =
+        app.raw(app.http.get(format!("{}/v1.0/users", app.base)).header("Authorization", "Basic dXNlcjpwYXNz")).await;
     assert_unauthenticated(&r, "Basic credentials");
     let r = app.raw(app.http.get(format!("{}/v1.0/users", app.base)).header("Authorization", "Bearer ")).await;
     assert_unauthenticated(&r, "empty bearer token");
@@ -69,10 +70,18 @@ api_test!(requests_without_a_bearer_token_are_unauthenticated, |app| {
 
 api_test!(the_bearer_scheme_name_is_case_insensitive, |app| {
     for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
-        let r = app.raw(app.http.get(format!("{}/v1.0/users", app.base)).header("Authorization", format!("{scheme} {}", app.token))).await;
+        let r = app
+            .raw(
+                app.http
+                    .get(format!("{}/v1.0/users", app.base))
+                    .header("Authorization", format!("{scheme} {}", app.token)),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{scheme}: {}", r.text);
     }
-    let r = app.raw(app.http.get(format!("{}/v1.0/users", app.base)).header("Authorization", format!("Bearer{}", app.token))).await;
+    let r = app
+        .raw(app.http.get(format!("{}/v1.0/users", app.base)).header("Authorization", format!("Bearer{}", app.token)))
+        .await;
     assert_unauthenticated(&r, "no space after the scheme");
 });
 
@@ -110,14 +119,22 @@ api_test!(token_lifetime_is_enforced_with_five_minutes_of_skew, |app| {
     let expired = forged(&app, app.tenant, json!({"iat": t - 7200, "nbf": t - 7200, "exp": t - 600})).await;
     let r = app.get_as(&expired, "/v1.0/users").await;
     assert_unauthenticated(&r, "expired");
-    assert!(r.body["error"]["message"].as_str().unwrap_or_default().starts_with("Lifetime validation failed"), "{}", r.text);
+    assert!(
+        r.body["error"]["message"].as_str().unwrap_or_default().starts_with("Lifetime validation failed"),
+        "{}",
+        r.text
+    );
     // Within the skew it is still good.
     let just_expired = forged(&app, app.tenant, json!({"iat": t - 3700, "nbf": t - 3700, "exp": t - 60})).await;
     assert_eq!(app.get_as(&just_expired, "/v1.0/users").await.status, StatusCode::OK);
     let future = forged(&app, app.tenant, json!({"iat": t, "nbf": t + 600, "exp": t + 4200})).await;
     let r = app.get_as(&future, "/v1.0/users").await;
     assert_unauthenticated(&r, "nbf in the future");
-    assert!(r.body["error"]["message"].as_str().unwrap_or_default().starts_with("Lifetime validation failed"), "{}", r.text);
+    assert!(
+        r.body["error"]["message"].as_str().unwrap_or_default().starts_with("Lifetime validation failed"),
+        "{}",
+        r.text
+    );
     let no_exp = {
         let mut c = claims_of(&app.token);
         c.as_object_mut().expect("object").remove("exp");
@@ -130,10 +147,14 @@ api_test!(audience_and_issuer_must_be_graph_and_the_tenant, |app| {
     let r = app.get_as(&forged(&app, app.tenant, json!({"aud": "api://something"})).await, "/v1.0/users").await;
     assert_unauthenticated(&r, "wrong audience");
     assert!(r.body["error"]["message"].as_str().unwrap_or_default().contains("Invalid audience"), "{}", r.text);
-    let r = app.get_as(&forged(&app, app.tenant, json!({"aud": ["https://graph.microsoft.com"]})).await, "/v1.0/users").await;
+    let r = app
+        .get_as(&forged(&app, app.tenant, json!({"aud": ["https://graph.microsoft.com"]})).await, "/v1.0/users")
+        .await;
     assert_unauthenticated(&r, "audience as an array");
     // The Graph app id as audience is Graph.
-    let r = app.get_as(&forged(&app, app.tenant, json!({"aud": "00000003-0000-0000-c000-000000000000"})).await, "/v1.0/users").await;
+    let r = app
+        .get_as(&forged(&app, app.tenant, json!({"aud": "00000003-0000-0000-c000-000000000000"})).await, "/v1.0/users")
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let tid = app.tenant.to_string();
     for iss in [
@@ -194,7 +215,11 @@ api_test!(a_token_without_roles_is_denied_on_every_route, |app| {
     for route in portico_http::graph::routes::routes() {
         for path in fill(route.path, &objects).unwrap_or_else(|e| panic!("{e}")) {
             let m = reqwest::Method::from_bytes(route.method.as_bytes()).expect("method");
-            let mut rb = app.http.request(m, format!("{}{path}", app.base)).bearer_auth(&none).header("ConsistencyLevel", "eventual");
+            let mut rb = app
+                .http
+                .request(m, format!("{}{path}", app.base))
+                .bearer_auth(&none)
+                .header("ConsistencyLevel", "eventual");
             if route.method == "POST" || route.method == "PATCH" {
                 rb = rb.json(&json!({}));
             }
@@ -229,22 +254,34 @@ api_test!(each_permission_allows_only_what_it_names, |app| {
     assert_eq!(app.get_as(&t, "/v1.0/users").await.status, StatusCode::OK);
     assert_eq!(app.get_as(&t, &format!("/v1.0/users/{uid}")).await.status, StatusCode::OK);
     assert_forbidden(&app.post_as(&t, "/v1.0/users", new_user("nope")).await, "User.Read.All POST /users");
-    assert_forbidden(&app.patch_as(&t, &format!("/v1.0/users/{uid}"), json!({"jobTitle": "x"})).await, "User.Read.All PATCH");
+    assert_forbidden(
+        &app.patch_as(&t, &format!("/v1.0/users/{uid}"), json!({"jobTitle": "x"})).await,
+        "User.Read.All PATCH",
+    );
     assert_forbidden(&app.delete_as(&t, &format!("/v1.0/users/{uid}")).await, "User.Read.All DELETE");
     assert_forbidden(&app.get_as(&t, "/v1.0/groups").await, "User.Read.All GET /groups");
 
     // Group.Read.All reads groups and memberships, and changes none.
     let t = app.token_with(app.tenant, &perms(&["Group.Read.All"])).await;
     assert_eq!(app.get_as(&t, &format!("/v1.0/groups/{gid}/members")).await.status, StatusCode::OK);
-    assert_forbidden(&app.post_as(&t, &format!("/v1.0/groups/{gid}/members/$ref"), member_ref.clone()).await, "Group.Read.All add member");
+    assert_forbidden(
+        &app.post_as(&t, &format!("/v1.0/groups/{gid}/members/$ref"), member_ref.clone()).await,
+        "Group.Read.All add member",
+    );
     assert_forbidden(&app.post_as(&t, "/v1.0/groups", new_group.clone()).await, "Group.Read.All POST /groups");
 
     // GroupMember.ReadWrite.All changes memberships but creates no groups.
     let t = app.token_with(app.tenant, &perms(&["GroupMember.ReadWrite.All"])).await;
     let r = app.post_as(&t, &format!("/v1.0/groups/{gid}/members/$ref"), member_ref.clone()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    assert_forbidden(&app.post_as(&t, "/v1.0/groups", new_group.clone()).await, "GroupMember.ReadWrite.All POST /groups");
-    assert_forbidden(&app.patch_as(&t, &format!("/v1.0/groups/{gid}"), json!({"description": "x"})).await, "GroupMember.ReadWrite.All PATCH group");
+    assert_forbidden(
+        &app.post_as(&t, "/v1.0/groups", new_group.clone()).await,
+        "GroupMember.ReadWrite.All POST /groups",
+    );
+    assert_forbidden(
+        &app.patch_as(&t, &format!("/v1.0/groups/{gid}"), json!({"description": "x"})).await,
+        "GroupMember.ReadWrite.All PATCH group",
+    );
     let r = app.delete_as(&t, &format!("/v1.0/groups/{gid}/members/{uid}/$ref")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
 
@@ -255,7 +292,10 @@ api_test!(each_permission_allows_only_what_it_names, |app| {
 
     // Registering applications needs Application.ReadWrite.All; Directory.ReadWrite.All is not enough (as in Graph).
     let t = app.token_with(app.tenant, &perms(&["Directory.ReadWrite.All"])).await;
-    assert_forbidden(&app.post_as(&t, "/v1.0/applications", json!({"displayName": "Nope"})).await, "Directory.ReadWrite.All POST /applications");
+    assert_forbidden(
+        &app.post_as(&t, "/v1.0/applications", json!({"displayName": "Nope"})).await,
+        "Directory.ReadWrite.All POST /applications",
+    );
     assert_eq!(app.get_as(&t, "/v1.0/applications").await.status, StatusCode::OK);
     let t = app.token_with(app.tenant, &perms(&["Application.ReadWrite.All"])).await;
     let r = app.post_as(&t, "/v1.0/applications", json!({"displayName": "Yes"})).await;
@@ -275,7 +315,12 @@ api_test!(rotated_keys_keep_old_tokens_valid_and_sign_new_ones, |app| {
         let http = app.http.clone();
         async move {
             let v: Value = http.get(url).send().await.expect("jwks").json().await.expect("jwks json");
-            v["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().expect("kid").to_string()).collect::<Vec<_>>()
+            v["keys"]
+                .as_array()
+                .expect("keys")
+                .iter()
+                .map(|k| k["kid"].as_str().expect("kid").to_string())
+                .collect::<Vec<_>>()
         }
     };
     let old_kid = header_of(&app.token)["kid"].as_str().expect("kid").to_string();

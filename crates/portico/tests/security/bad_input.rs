@@ -22,8 +22,16 @@ fn assert_envelope(r: &Resp, what: &str) {
     assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: no error.message in {}", r.text);
     let header = r.headers.get("request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(!header.is_empty(), "{what}: no request-id header");
-    assert_eq!(e["innerError"]["request-id"].as_str(), Some(header), "{what}: innerError.request-id differs from the header");
-    assert!(e["innerError"]["date"].as_str().is_some_and(|d| d.len() == 19 && d.as_bytes()[10] == b'T'), "{what}: innerError.date in {}", r.text);
+    assert_eq!(
+        e["innerError"]["request-id"].as_str(),
+        Some(header),
+        "{what}: innerError.request-id differs from the header"
+    );
+    assert!(
+        e["innerError"]["date"].as_str().is_some_and(|d| d.len() == 19 && d.as_bytes()[10] == b'T'),
+        "{what}: innerError.date in {}",
+        r.text
+    );
 }
 
 fn assert_error(r: &Resp, status: StatusCode, code: &str, what: &str) {
@@ -46,13 +54,27 @@ api_test!(malformed_json_and_non_object_bodies_are_bad_requests, |app| {
         ("", "empty"),
         ("\u{feff}{}", "byte order mark"),
     ] {
-        let r = app.raw(app.http.post(url(&app, "/v1.0/users")).bearer_auth(&app.token).header("Content-Type", "application/json").body(body)).await;
+        let r = app
+            .raw(
+                app.http
+                    .post(url(&app, "/v1.0/users"))
+                    .bearer_auth(&app.token)
+                    .header("Content-Type", "application/json")
+                    .body(body),
+            )
+            .await;
         assert_error(&r, StatusCode::BAD_REQUEST, "Request_BadRequest", what);
     }
     // Same on PATCH.
     let g = app.create_group("Patchable").await;
     let r = app
-        .raw(app.http.patch(url(&app, &format!("/v1.0/groups/{}", g["id"].as_str().expect("id")))).bearer_auth(&app.token).header("Content-Type", "application/json").body("[]"))
+        .raw(
+            app.http
+                .patch(url(&app, &format!("/v1.0/groups/{}", g["id"].as_str().expect("id"))))
+                .bearer_auth(&app.token)
+                .header("Content-Type", "application/json")
+                .body("[]"),
+        )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "Request_BadRequest", "PATCH array");
 });
@@ -61,26 +83,59 @@ api_test!(bodies_need_a_json_content_type, |app| {
     let missing = app.raw(app.http.post(url(&app, "/v1.0/users")).bearer_auth(&app.token).body(VALID_USER)).await;
     assert_eq!(missing.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", missing.text);
     assert_envelope(&missing, "no content type");
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"] {
-        let r = app.raw(app.http.post(url(&app, "/v1.0/users")).bearer_auth(&app.token).header("Content-Type", ct).body(VALID_USER)).await;
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"]
+    {
+        let r = app
+            .raw(
+                app.http
+                    .post(url(&app, "/v1.0/users"))
+                    .bearer_auth(&app.token)
+                    .header("Content-Type", ct)
+                    .body(VALID_USER),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}: {}", r.text);
         assert_envelope(&r, ct);
     }
     // Nothing was created by the refused requests; the same body as JSON works.
     let r = app.get("/v1.0/users?$filter=userPrincipalName eq 'val@contoso.test'").await;
     assert_eq!(r.body["value"].as_array().map(Vec::len), Some(0), "{}", r.text);
-    let r = app.raw(app.http.post(url(&app, "/v1.0/users")).bearer_auth(&app.token).header("Content-Type", "application/json; charset=utf-8").body(VALID_USER)).await;
+    let r = app
+        .raw(
+            app.http
+                .post(url(&app, "/v1.0/users"))
+                .bearer_auth(&app.token)
+                .header("Content-Type", "application/json; charset=utf-8")
+                .body(VALID_USER),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 });
 
 api_test!(bodies_over_one_mebibyte_are_refused_with_413, |app| {
     let big = format!("{{\"displayName\":\"{}\"}}", "a".repeat(1024 * 1024 + 16));
-    let r = app.raw(app.http.post(url(&app, "/v1.0/users")).bearer_auth(&app.token).header("Content-Type", "application/json").body(big.clone())).await;
+    let r = app
+        .raw(
+            app.http
+                .post(url(&app, "/v1.0/users"))
+                .bearer_auth(&app.token)
+                .header("Content-Type", "application/json")
+                .body(big.clone()),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", &r.text[..r.text.len().min(300)]);
     assert_envelope(&r, "oversized body");
     // Just under the limit is read (and refused for what it says, not for its size).
     let under = format!("{{\"displayName\":\"{}\"}}", "a".repeat(1024 * 1024 - 64));
-    let r = app.raw(app.http.post(url(&app, "/v1.0/users")).bearer_auth(&app.token).header("Content-Type", "application/json").body(under)).await;
+    let r = app
+        .raw(
+            app.http
+                .post(url(&app, "/v1.0/users"))
+                .bearer_auth(&app.token)
+                .header("Content-Type", "application/json")
+                .body(under),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", &r.text[..r.text.len().min(300)]);
     // The server still answers afterwards.
     assert_eq!(app.get("/v1.0/users").await.status, StatusCode::OK);
@@ -113,7 +168,9 @@ api_test!(query_options_graph_refuses_are_bad_requests, |app| {
 
 api_test!(bad_filters_are_refused_with_a_reason, |app| {
     // Syntax errors name the position.
-    for f in ["displayName eq 'abc", "displayName eq", "(displayName eq 'a'", "displayName eq 'a' and", "displayName ~ 'a'"] {
+    for f in
+        ["displayName eq 'abc", "displayName eq", "(displayName eq 'a'", "displayName eq 'a' and", "displayName ~ 'a'"]
+    {
         let r = app.get(&format!("/v1.0/users?$filter={}", urlencode(f))).await;
         assert_error(&r, StatusCode::BAD_REQUEST, "Request_BadRequest", f);
         assert!(r.body["error"]["message"].as_str().unwrap_or_default().contains("position"), "{f}: {}", r.text);
@@ -128,7 +185,8 @@ api_test!(bad_filters_are_refused_with_a_reason, |app| {
     let r = app.get(&format!("/v1.0/users?$filter={}", urlencode("startsWith(accountEnabled,'x')"))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(["Request_BadRequest", "Request_UnsupportedQuery"].contains(&r.code()), "{}", r.text);
-    let r = app.get_eventual(&format!("/v1.0/users?$count=true&$filter={}", urlencode("endsWith(displayName,'x')"))).await;
+    let r =
+        app.get_eventual(&format!("/v1.0/users?$count=true&$filter={}", urlencode("endsWith(displayName,'x')"))).await;
     assert_error(&r, StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", "endsWith on displayName");
     // endsWith on mail is an advanced query: refused without the headers, answered with them.
     let f = urlencode("endsWith(mail,'@contoso.test')");
@@ -171,7 +229,12 @@ api_test!(bad_ids_and_unknown_paths_get_graph_errors_never_5xx, |app| {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text);
         assert_envelope(&r, path);
     }
-    for (method, path) in [("PUT", "/v1.0/users"), ("DELETE", "/v1.0/users"), ("PATCH", "/v1.0/organization"), ("PUT", "/v1.0/groups/x/members/$ref")] {
+    for (method, path) in [
+        ("PUT", "/v1.0/users"),
+        ("DELETE", "/v1.0/users"),
+        ("PATCH", "/v1.0/organization"),
+        ("PUT", "/v1.0/groups/x/members/$ref"),
+    ] {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let r = app.raw(app.http.request(m, url(&app, path)).bearer_auth(&app.token).json(&json!({}))).await;
         assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", r.text);
@@ -193,21 +256,37 @@ api_test!(every_error_names_its_request_and_echoes_the_client_request_id, |app| 
         ("405", app.http.put(url(&app, "/v1.0/users")).bearer_auth(&app.token)),
         ("415", app.http.post(url(&app, "/v1.0/users")).bearer_auth(&app.token).body("{}")),
         ("400 path", app.http.get(url(&app, "/v1.0/nothing")).bearer_auth(&app.token)),
-        ("501", app.http.patch(url(&app, &format!("/v1.0/organization/{}/branding", app.tenant))).bearer_auth(&app.token).json(&json!({"bannerLogo": "x"}))),
+        (
+            "501",
+            app.http
+                .patch(url(&app, &format!("/v1.0/organization/{}/branding", app.tenant)))
+                .bearer_auth(&app.token)
+                .json(&json!({"bannerLogo": "x"})),
+        ),
     ];
     for (what, rb) in cases {
         let r = app.raw(rb.header("client-request-id", &client_id)).await;
         assert!(r.status.is_client_error() || r.status == StatusCode::NOT_IMPLEMENTED, "{what}: {}", r.status);
         assert_envelope(&r, what);
-        assert_eq!(r.headers.get("client-request-id").and_then(|v| v.to_str().ok()), Some(client_id.as_str()), "{what}: client-request-id header");
-        assert_eq!(r.body["error"]["innerError"]["client-request-id"], json!(client_id), "{what}: innerError.client-request-id");
+        assert_eq!(
+            r.headers.get("client-request-id").and_then(|v| v.to_str().ok()),
+            Some(client_id.as_str()),
+            "{what}: client-request-id header"
+        );
+        assert_eq!(
+            r.body["error"]["innerError"]["client-request-id"],
+            json!(client_id),
+            "{what}: innerError.client-request-id"
+        );
     }
     // Without one, Graph answers with the request id in its place.
     let r = app.get("/v1.0/users?$bogus=1").await;
     let rid = r.headers.get("request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     assert_eq!(r.body["error"]["innerError"]["client-request-id"], json!(rid));
     // Successes carry the ids too.
-    let r = app.raw(app.http.get(url(&app, "/v1.0/users")).bearer_auth(&app.token).header("client-request-id", &client_id)).await;
+    let r = app
+        .raw(app.http.get(url(&app, "/v1.0/users")).bearer_auth(&app.token).header("client-request-id", &client_id))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers.get("request-id").is_some());
     assert_eq!(r.headers.get("client-request-id").and_then(|v| v.to_str().ok()), Some(client_id.as_str()));
@@ -219,7 +298,9 @@ api_test!(a_group_with_one_bad_member_binding_is_not_created_at_all, |app| {
     let audits = |app: &TestApp| {
         let app_url = url(app, "/v1.0/auditLogs/directoryAudits?$top=999&$filter=category%20eq%20'GroupManagement'");
         let (http, token) = (app.http.clone(), app.token.clone());
-        async move { http.get(app_url).bearer_auth(token).send().await.expect("audit").json::<Value>().await.expect("json")["value"].as_array().map_or(0, Vec::len) }
+        async move {
+            http.get(app_url).bearer_auth(token).send().await.expect("audit").json::<Value>().await.expect("json")["value"].as_array().map_or(0, Vec::len)
+        }
     };
     let audits_before = audits(&app).await;
     for (i, bad) in [
@@ -234,7 +315,12 @@ api_test!(a_group_with_one_bad_member_binding_is_not_created_at_all, |app| {
             let mut body = json!({"displayName": format!("Half {i}"), "mailEnabled": false, "mailNickname": format!("half{i}"), "securityEnabled": true});
             body[field] = json!([good, bad]);
             let r = app.post("/v1.0/groups", body).await;
-            assert!(matches!(r.status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND), "{field} {bad}: {} {}", r.status, r.text);
+            assert!(
+                matches!(r.status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND),
+                "{field} {bad}: {} {}",
+                r.status,
+                r.text
+            );
             assert_envelope(&r, bad);
         }
         let list = app.get(&format!("/v1.0/groups?$filter=displayName eq 'Half {i}'")).await;
@@ -276,24 +362,93 @@ fn urlencode(s: &str) -> String {
 }
 
 const PROPS: &[&str] = &[
-    "displayName", "userPrincipalName", "mail", "accountEnabled", "userType", "createdDateTime", "otherMails", "identities",
-    "identities/issuer", "id", "appId", "activityDateTime", "category", "correlationId", "principalId", "roleDefinitionId",
-    "securityEnabled", "groupTypes", "mailNickname", "externalUserState", "nope", "a/b/c", "x",
+    "displayName",
+    "userPrincipalName",
+    "mail",
+    "accountEnabled",
+    "userType",
+    "createdDateTime",
+    "otherMails",
+    "identities",
+    "identities/issuer",
+    "id",
+    "appId",
+    "activityDateTime",
+    "category",
+    "correlationId",
+    "principalId",
+    "roleDefinitionId",
+    "securityEnabled",
+    "groupTypes",
+    "mailNickname",
+    "externalUserState",
+    "nope",
+    "a/b/c",
+    "x",
 ];
 const OPS: &[&str] = &["eq", "ne", "gt", "ge", "lt", "le", "in", "has", "and", "or", "not", "add", "eq eq"];
 const LITERALS: &[&str] = &[
-    "'x'", "''", "'O''Brien'", "'%'", "'_'", "'\\'", "'*'", "true", "false", "null", "0", "-1", "42", "9223372036854775807",
-    "99999999999999999999", "2024-01-01T00:00:00Z", "2024-01-01", "2024-13-45T99:00:00Z", "1e10", "3.14", "-0",
-    "00000000-0000-0000-0000-000000000000", "('a','b')", "()", "('a',1,null)", "'ï'", "'😀'", "'\u{0}'", "'\u{7f}'",
-    "'a\nb'", "'unterminated",
+    "'x'",
+    "''",
+    "'O''Brien'",
+    "'%'",
+    "'_'",
+    "'\\'",
+    "'*'",
+    "true",
+    "false",
+    "null",
+    "0",
+    "-1",
+    "42",
+    "9223372036854775807",
+    "99999999999999999999",
+    "2024-01-01T00:00:00Z",
+    "2024-01-01",
+    "2024-13-45T99:00:00Z",
+    "1e10",
+    "3.14",
+    "-0",
+    "00000000-0000-0000-0000-000000000000",
+    "('a','b')",
+    "()",
+    "('a',1,null)",
+    "'ï'",
+    "'😀'",
+    "'\u{0}'",
+    "'\u{7f}'",
+    "'a\nb'",
+    "'unterminated",
 ];
 const FRAGMENTS: &[&str] = &[
-    "startsWith(displayName,'a')", "endsWith(mail,'.test')", "contains(displayName,'a')", "otherMails/any(m:m eq 'a@b.c')",
-    "identities/any(i:i/issuer eq 'x')", "identities/any(i:i eq 'x')", "otherMails/all(m:m eq 'a')", "not(accountEnabled eq true)",
-    "startsWith(", "any(", "m:m", "(", ")", ",", "/", "$count", "@p", "$it", "x/any(y:y/any(z:z eq 1))",
-    "startsWith(displayName)", "startsWith('a',displayName)", "length(displayName) eq 1", "displayName/$count eq 0",
+    "startsWith(displayName,'a')",
+    "endsWith(mail,'.test')",
+    "contains(displayName,'a')",
+    "otherMails/any(m:m eq 'a@b.c')",
+    "identities/any(i:i/issuer eq 'x')",
+    "identities/any(i:i eq 'x')",
+    "otherMails/all(m:m eq 'a')",
+    "not(accountEnabled eq true)",
+    "startsWith(",
+    "any(",
+    "m:m",
+    "(",
+    ")",
+    ",",
+    "/",
+    "$count",
+    "@p",
+    "$it",
+    "x/any(y:y/any(z:z eq 1))",
+    "startsWith(displayName)",
+    "startsWith('a',displayName)",
+    "length(displayName) eq 1",
+    "displayName/$count eq 0",
 ];
-const CHARS: &[&str] = &[" ", "'", "(", ")", "/", ",", ":", "$", "@", "%", "*", "[", "]", "{", "}", "\"", "\\", "\t", "\n", "\u{0}", "ä", "😀", "-", "."];
+const CHARS: &[&str] = &[
+    " ", "'", "(", ")", "/", ",", ":", "$", "@", "%", "*", "[", "]", "{", "}", "\"", "\\", "\t", "\n", "\u{0}", "ä",
+    "😀", "-", ".",
+];
 
 fn random_filter(rng: &mut Rng) -> String {
     if rng.chance(50) {
@@ -332,15 +487,62 @@ fn random_filter(rng: &mut Rng) -> String {
 }
 
 const STRINGS: &[&str] = &[
-    "", " ", "x", "Zed", "zed@contoso.test", "x@fabrikam.test", "not an email", "Member", "Guest", "Unified", "Public", "Private",
-    "\u{0}", "ä😀", "'; DROP TABLE users; --", "https://graph.microsoft.com/v1.0/directoryObjects/00000000-0000-0000-0000-000000000000",
-    "correct horse battery staple", "#EXT#", "@", "#0078D4", "en-US", "00000000-0000-0000-0000-000000000000", "userPrincipalName",
+    "",
+    " ",
+    "x",
+    "Zed",
+    "zed@contoso.test",
+    "x@fabrikam.test",
+    "not an email",
+    "Member",
+    "Guest",
+    "Unified",
+    "Public",
+    "Private",
+    "\u{0}",
+    "ä😀",
+    "'; DROP TABLE users; --",
+    "https://graph.microsoft.com/v1.0/directoryObjects/00000000-0000-0000-0000-000000000000",
+    "correct horse battery staple",
+    "#EXT#",
+    "@",
+    "#0078D4",
+    "en-US",
+    "00000000-0000-0000-0000-000000000000",
+    "userPrincipalName",
 ];
 const KEYS: &[&str] = &[
-    "accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile", "mail", "otherMails", "identities",
-    "userType", "givenName", "jobTitle", "preferredLanguage", "description", "visibility", "securityEnabled", "mailEnabled",
-    "groupTypes", "isAssignableToRole", "members@odata.bind", "owners@odata.bind", "@odata.type", "id", "createdDateTime",
-    "businessPhones", "password", "forceChangePasswordNextSignIn", "signInType", "issuer", "issuerAssignedId", "nope", "",
+    "accountEnabled",
+    "displayName",
+    "mailNickname",
+    "userPrincipalName",
+    "passwordProfile",
+    "mail",
+    "otherMails",
+    "identities",
+    "userType",
+    "givenName",
+    "jobTitle",
+    "preferredLanguage",
+    "description",
+    "visibility",
+    "securityEnabled",
+    "mailEnabled",
+    "groupTypes",
+    "isAssignableToRole",
+    "members@odata.bind",
+    "owners@odata.bind",
+    "@odata.type",
+    "id",
+    "createdDateTime",
+    "businessPhones",
+    "password",
+    "forceChangePasswordNextSignIn",
+    "signInType",
+    "issuer",
+    "issuerAssignedId",
+    "nope",
+    "",
 ];
 
 fn random_value(rng: &mut Rng, depth: usize) -> Value {
@@ -426,7 +628,11 @@ api_test!(fuzzed_filters_skiptokens_and_bodies_never_cause_a_server_error, |app|
             2 => "$search",
             _ => "$filter",
         };
-        let value = if option == "$search" { format!("\"{}:{}\"", rng.pick(PROPS), rng.pick(STRINGS)) } else { random_filter(&mut rng) };
+        let value = if option == "$search" {
+            format!("\"{}:{}\"", rng.pick(PROPS), rng.pick(STRINGS))
+        } else {
+            random_filter(&mut rng)
+        };
         let advanced = rng.chance(50);
         let q = format!("{list}?{option}={}{}", urlencode(&value), if advanced { "&$count=true" } else { "" });
         let r = if advanced { app.get_eventual(&q).await } else { app.get(&q).await };
@@ -434,13 +640,22 @@ api_test!(fuzzed_filters_skiptokens_and_bodies_never_cause_a_server_error, |app|
     }
     // Skiptokens are opaque to clients, but a crafted one must still be a client error.
     let tokens: Vec<String> = [
-        json!({"k": ["x"]}), json!({"k": [true]}), json!({"k": [null]}), json!({"k": [1.5]}), json!({"k": [[1]]}), json!({"k": []}),
-        json!({"o": 5}), json!({"o": -1}), json!({"o": "x"}), json!([]), json!("x"),
-        // BUG: on PostgreSQL these answer 500: portico_store::list binds the token's keys without
-        // checking them against the sort columns' types (an integer against a text column, text
-        // against the bigint activity_at) or for NUL characters PostgreSQL text cannot hold.
-        // Fix belongs in crates/store/src/list.rs (decode_token / json_to_value).
-        // json!({"k": [1]}), json!({"k": ["x", "y"]}), json!({"k": ["\u{0}"]}), json!({"k": [9_223_372_036_854_775_807_i64, "x"]}),
+        json!({"k": ["x"]}),
+        json!({"k": [true]}),
+        json!({"k": [null]}),
+        json!({"k": [1.5]}),
+        json!({"k": [[1]]}),
+        json!({"k": []}),
+        json!({"o": 5}),
+        json!({"o": -1}),
+        json!({"o": "x"}),
+        json!([]),
+        json!("x"),
+        // Keys of the wrong type for their sort column, and NUL, which PostgreSQL text cannot hold.
+        json!({"k": [1]}),
+        json!({"k": ["x", "y"]}),
+        json!({"k": ["\u{0}"]}),
+        json!({"k": [9_223_372_036_854_775_807_i64, "x"]}),
     ]
     .iter()
     .map(|v| B64.encode(v.to_string()))
@@ -496,7 +711,12 @@ api_test!(nul_characters_in_urls_and_token_requests_are_client_errors, |app| {
     let (client_id, secret) = app.client(app.tenant, &[]).await;
     let token_url = format!("{}/{}/oauth2/v2.0/token", app.base, app.tenant);
     for (field, value) in [("client_id", "a\u{0}"), ("scope", "api://a\u{0}/.default"), ("client_secret", "\u{0}")] {
-        let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id.as_str()), ("client_secret", secret.as_str()), ("scope", "https://graph.microsoft.com/.default")];
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ];
         form.retain(|(k, _)| *k != field);
         form.push((field, value));
         let r = app.raw(app.http.post(&token_url).form(&form)).await;
@@ -505,7 +725,12 @@ api_test!(nul_characters_in_urls_and_token_requests_are_client_errors, |app| {
     }
     let basic = base64::engine::general_purpose::STANDARD.encode("a%00:x");
     let r = app
-        .raw(app.http.post(&token_url).header("Authorization", format!("Basic {basic}")).form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")]))
+        .raw(
+            app.http
+                .post(&token_url)
+                .header("Authorization", format!("Basic {basic}"))
+                .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")]),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     assert_eq!(r.body["error"], "invalid_client");
@@ -514,11 +739,14 @@ api_test!(nul_characters_in_urls_and_token_requests_are_client_errors, |app| {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text);
         assert_eq!(r.body["error"], "invalid_tenant", "{path}: {}", r.text);
     }
-    // BUG: a NUL inside a JSON string body answers 500 on PostgreSQL (POST /users displayName,
-    // PATCH /groups description, ...): graph/body.rs accepts it and the store cannot write it.
-    // The fix belongs in graph/body.rs (refuse control characters NUL in JsonBody) or in the
-    // store's error mapping (SQLSTATE 22021 as a client error).
-    // let r = app.post("/v1.0/users", json!({"accountEnabled": true, "displayName": "a\u{0}b", "mailNickname": "nul",
-    //     "userPrincipalName": "nul@contoso.test", "passwordProfile": {"password": "correct horse battery staple"}})).await;
-    // assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    // NUL inside a JSON string is refused up front (PostgreSQL text cannot hold it).
+    let r = app
+        .post(
+            "/v1.0/users",
+            json!({"accountEnabled": true, "displayName": "a\u{0}b", "mailNickname": "nul",
+                "userPrincipalName": "nul@contoso.test", "passwordProfile": {"password": "correct horse battery staple"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.code(), "Request_BadRequest");
 });

@@ -97,7 +97,10 @@ api_test!(privacy_profile_is_validated_then_shown, |app| {
     // Clearing works.
     let r = app.patch(&path, json!({"privacyProfile": {"statementUrl": null}})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    assert_eq!(app.get(&path).await.body["privacyProfile"], json!({"contactEmail": "privacy@contoso.test", "statementUrl": null}));
+    assert_eq!(
+        app.get(&path).await.body["privacyProfile"],
+        json!({"contactEmail": "privacy@contoso.test", "statementUrl": null})
+    );
 });
 
 api_test!(branding_is_absent_until_set_and_validated, |app| {
@@ -128,7 +131,10 @@ api_test!(branding_is_absent_until_set_and_validated, |app| {
     assert_eq!(r.body["signInPageText"], "Welcome to Contoso");
     assert_eq!(r.body["customPrivacyAndCookiesUrl"], Value::Null);
     // A branding of another organization id is not this tenant's.
-    assert_eq!(app.get(&format!("/v1.0/organization/{}/branding", uuid::Uuid::new_v4())).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/v1.0/organization/{}/branding", uuid::Uuid::new_v4())).await.status,
+        StatusCode::NOT_FOUND
+    );
 });
 
 api_test!(domains_are_added_unverified_proven_by_dns_and_removed, |app| {
@@ -143,11 +149,23 @@ api_test!(domains_are_added_unverified_proven_by_dns_and_removed, |app| {
     assert_eq!(r.body["isVerified"], false);
     assert_eq!(r.body["isDefault"], false);
     assert_bad_request(&app.post("/v1.0/domains", json!({ "id": name })).await, "duplicate");
-    for bad in ["gmail.com", "Outlook.com", "tenant.portico.localhost", "portico.localhost", "not a domain", "-x.test", "x", ""] {
+    for bad in [
+        "gmail.com",
+        "Outlook.com",
+        "tenant.portico.localhost",
+        "portico.localhost",
+        "not a domain",
+        "-x.test",
+        "x",
+        "",
+    ] {
         assert_bad_request(&app.post("/v1.0/domains", json!({ "id": bad })).await, bad);
     }
     assert_bad_request(&app.post("/v1.0/domains", json!({})).await, "no id");
-    assert_bad_request(&app.post("/v1.0/domains", json!({"id": "ok.example", "isVerified": true})).await, "isVerified is read-only");
+    assert_bad_request(
+        &app.post("/v1.0/domains", json!({"id": "ok.example", "isVerified": true})).await,
+        "isVerified is read-only",
+    );
 
     let r = app.get(&format!("/v1.0/domains/{name}/verificationDnsRecords")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -160,7 +178,10 @@ api_test!(domains_are_added_unverified_proven_by_dns_and_removed, |app| {
     let r = app.post(&format!("/v1.0/domains/{name}/verify"), json!({})).await;
     assert_bad_request(&r, "verify without DNS proof");
     assert_eq!(app.get(&format!("/v1.0/domains/{name}")).await.body["isVerified"], false);
-    assert_bad_request(&app.patch(&format!("/v1.0/domains/{name}"), json!({"isDefault": true})).await, "unverified default");
+    assert_bad_request(
+        &app.patch(&format!("/v1.0/domains/{name}"), json!({"isDefault": true})).await,
+        "unverified default",
+    );
     assert_eq!(app.get("/v1.0/domains/contoso.test").await.body["isDefault"], true);
     // Users cannot be created on it.
     let r = app
@@ -174,7 +195,11 @@ api_test!(domains_are_added_unverified_proven_by_dns_and_removed, |app| {
     assert_bad_request(&app.patch("/v1.0/domains/contoso.test", json!({"isDefault": false})).await, "unset default");
     let r = app.patch("/v1.0/domains/contoso.portico.localhost", json!({"isDefault": true})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let defaults: Vec<String> = values(&app.get("/v1.0/domains").await).iter().filter(|d| d["isDefault"] == true).filter_map(|d| d["id"].as_str().map(str::to_owned)).collect();
+    let defaults: Vec<String> = values(&app.get("/v1.0/domains").await)
+        .iter()
+        .filter(|d| d["isDefault"] == true)
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect();
     assert_eq!(defaults, vec!["contoso.portico.localhost".to_string()]);
 
     let r = app.delete(&format!("/v1.0/domains/{name}")).await;
@@ -208,10 +233,13 @@ api_test!(a_removed_domain_no_longer_names_the_tenant, |app| {
 api_test!(role_definitions_are_entras_built_in_roles, |app| {
     let r = app.get("/v1.0/roleManagement/directory/roleDefinitions").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let mut got: Vec<(String, String)> =
-        values(&r).iter().map(|d| (d["id"].as_str().expect("id").to_string(), d["displayName"].as_str().expect("name").to_string())).collect();
+    let mut got: Vec<(String, String)> = values(&r)
+        .iter()
+        .map(|d| (d["id"].as_str().expect("id").to_string(), d["displayName"].as_str().expect("name").to_string()))
+        .collect();
     got.sort();
-    let mut want: Vec<(String, String)> = BUILT_IN_ROLES.iter().map(|(i, n)| ((*i).to_string(), (*n).to_string())).collect();
+    let mut want: Vec<(String, String)> =
+        BUILT_IN_ROLES.iter().map(|(i, n)| ((*i).to_string(), (*n).to_string())).collect();
     want.sort();
     assert_eq!(got, want);
     for d in values(&r) {
@@ -228,7 +256,10 @@ api_test!(role_definitions_are_entras_built_in_roles, |app| {
     let r = app.get(&format!("/v1.0/roleManagement/directory/roleDefinitions/{GLOBAL_ADMINISTRATOR}")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["displayName"], "Global Administrator");
-    assert_eq!(app.get(&format!("/v1.0/roleManagement/directory/roleDefinitions/{}", uuid::Uuid::new_v4())).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/v1.0/roleManagement/directory/roleDefinitions/{}", uuid::Uuid::new_v4())).await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = app.get("/v1.0/roleManagement/directory/roleDefinitions?$filter=startsWith(displayName,'G')").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 });
@@ -237,7 +268,8 @@ api_test!(role_assignments_are_created_listed_and_removed, |app| {
     let user = app.create_user("ria", "Ria Role").await;
     let uid = user["id"].as_str().expect("id").to_string();
     let path = "/v1.0/roleManagement/directory/roleAssignments";
-    let r = app.post(path, json!({"principalId": uid, "roleDefinitionId": GUEST_INVITER, "directoryScopeId": "/"})).await;
+    let r =
+        app.post(path, json!({"principalId": uid, "roleDefinitionId": GUEST_INVITER, "directoryScopeId": "/"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let aid = r.body["id"].as_str().expect("id").to_string();
     assert_eq!(r.body["principalId"], json!(uid));
@@ -245,7 +277,10 @@ api_test!(role_assignments_are_created_listed_and_removed, |app| {
     assert_eq!(r.body["directoryScopeId"], "/");
     let audit = audit_for(&app, &request_id(&r)).await;
     assert_eq!(audit["activityDisplayName"], "Add member to role");
-    assert_bad_request(&app.post(path, json!({"principalId": uid, "roleDefinitionId": GUEST_INVITER})).await, "duplicate assignment");
+    assert_bad_request(
+        &app.post(path, json!({"principalId": uid, "roleDefinitionId": GUEST_INVITER})).await,
+        "duplicate assignment",
+    );
     // Another role for the same user is another assignment.
     let r = app.post(path, json!({"principalId": uid, "roleDefinitionId": GLOBAL_ADMINISTRATOR})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -277,9 +312,17 @@ api_test!(role_assignments_are_created_listed_and_removed, |app| {
     let r = app.post(path, json!({"principalId": r.body["id"], "roleDefinitionId": GUEST_INVITER})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     // Unknown roles and principals.
-    assert_bad_request(&app.post(path, json!({"principalId": uid, "roleDefinitionId": uuid::Uuid::new_v4().to_string()})).await, "unknown role");
-    assert_bad_request(&app.post(path, json!({"principalId": "nope", "roleDefinitionId": GUEST_INVITER})).await, "principal not a GUID");
-    let r = app.post(path, json!({"principalId": uuid::Uuid::new_v4().to_string(), "roleDefinitionId": GUEST_INVITER})).await;
+    assert_bad_request(
+        &app.post(path, json!({"principalId": uid, "roleDefinitionId": uuid::Uuid::new_v4().to_string()})).await,
+        "unknown role",
+    );
+    assert_bad_request(
+        &app.post(path, json!({"principalId": "nope", "roleDefinitionId": GUEST_INVITER})).await,
+        "principal not a GUID",
+    );
+    let r = app
+        .post(path, json!({"principalId": uuid::Uuid::new_v4().to_string(), "roleDefinitionId": GUEST_INVITER}))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     assert_bad_request(&app.post(path, json!({"roleDefinitionId": GUEST_INVITER})).await, "no principal");
 });
@@ -298,7 +341,12 @@ api_test!(audit_log_records_each_write_with_its_caller_and_request_id, |app| {
     let r = app.patch(&format!("/v1.0/organization/{}", app.tenant), json!({"preferredLanguage": "fr"})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     writes.push((request_id(&r), "DirectoryManagement", "Update company settings"));
-    let r = app.post("/v1.0/roleManagement/directory/roleAssignments", json!({"principalId": uid, "roleDefinitionId": GUEST_INVITER})).await;
+    let r = app
+        .post(
+            "/v1.0/roleManagement/directory/roleAssignments",
+            json!({"principalId": uid, "roleDefinitionId": GUEST_INVITER}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     writes.push((request_id(&r), "RoleManagement", "Add member to role"));
     let r = app.post("/v1.0/domains", json!({"id": "audited.example"})).await;
@@ -320,7 +368,8 @@ api_test!(audit_log_records_each_write_with_its_caller_and_request_id, |app| {
         assert_eq!(one.status, StatusCode::OK, "{}", one.text);
         assert_eq!(one.body["correlationId"], json!(rid));
     }
-    let r = app.get(&format!("/v1.0/auditLogs/directoryAudits?$filter=correlationId eq '{}'", request_id(&refused))).await;
+    let r =
+        app.get(&format!("/v1.0/auditLogs/directoryAudits?$filter=correlationId eq '{}'", request_id(&refused))).await;
     assert_eq!(values(&r).len(), 0, "a refused write was audited: {}", r.text);
 
     // Filter by category.
@@ -345,7 +394,11 @@ api_test!(audit_log_records_each_write_with_its_caller_and_request_id, |app| {
     let t = e["activityDateTime"].as_str().expect("time").to_string();
     let id = e["id"].clone();
     let has = |r: &Resp| values(r).iter().any(|x| x["id"] == id);
-    let r = app.get(&format!("/v1.0/auditLogs/directoryAudits?$top=999&$filter=activityDateTime ge {t} and activityDateTime le {t}")).await;
+    let r = app
+        .get(&format!(
+            "/v1.0/auditLogs/directoryAudits?$top=999&$filter=activityDateTime ge {t} and activityDateTime le {t}"
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(has(&r), "ge/le of its own time miss it: {}", r.text);
     assert!(values(&r).iter().all(|x| x["activityDateTime"] == json!(t)));

@@ -99,7 +99,8 @@ impl Objects {
 /// Creates one object of every kind in `tenant` (whose verified domain is `domain`) with `token`.
 pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domain: &str) -> Objects {
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let ok = |r: &Resp, want: StatusCode, what: &str| assert_eq!(r.status, want, "fixture step '{what}' failed: {}", r.text);
+    let ok =
+        |r: &Resp, want: StatusCode, what: &str| assert_eq!(r.status, want, "fixture step '{what}' failed: {}", r.text);
     let id = |r: &Resp| r.body["id"].as_str().expect("id").to_string();
     let claims = portico_core::jws::decode_unverified(token).expect("token").claims;
     let client_app_id = claims["appid"].as_str().expect("appid").to_string();
@@ -152,7 +153,13 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
         .await;
     ok(&r, StatusCode::CREATED, "application");
     let (app_obj, app_id) = (id(&r), r.body["appId"].as_str().expect("appId").to_string());
-    let r = app.post_as(token, &format!("/v1.0/applications/{app_obj}/addPassword"), json!({"passwordCredential": {"displayName": "iso"}})).await;
+    let r = app
+        .post_as(
+            token,
+            &format!("/v1.0/applications/{app_obj}/addPassword"),
+            json!({"passwordCredential": {"displayName": "iso"}}),
+        )
+        .await;
     ok(&r, StatusCode::OK, "addPassword");
     let key_id = r.body["keyId"].as_str().expect("keyId").to_string();
     let r = app.post_as(token, "/v1.0/servicePrincipals", json!({"appId": app_id})).await;
@@ -166,12 +173,18 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
     let r = app.post_as(token, &format!("/v1.0/groups/{group}/appRoleAssignments"), assign(&group, &user_role)).await;
     ok(&r, StatusCode::CREATED, "group app role assignment");
     let group_assignment = id(&r);
-    let r = app.post_as(token, &format!("/v1.0/servicePrincipals/{sp}/appRoleAssignedTo"), assign(&client_sp, &app_role)).await;
+    let r = app
+        .post_as(token, &format!("/v1.0/servicePrincipals/{sp}/appRoleAssignedTo"), assign(&client_sp, &app_role))
+        .await;
     ok(&r, StatusCode::CREATED, "service principal app role assignment");
     let sp_assignment = id(&r);
 
     let r = app
-        .post_as(token, "/v1.0/roleManagement/directory/roleAssignments", json!({"principalId": user, "roleDefinitionId": GUEST_INVITER, "directoryScopeId": "/"}))
+        .post_as(
+            token,
+            "/v1.0/roleManagement/directory/roleAssignments",
+            json!({"principalId": user, "roleDefinitionId": GUEST_INVITER, "directoryScopeId": "/"}),
+        )
         .await;
     ok(&r, StatusCode::CREATED, "role assignment");
     let role_assignment = id(&r);
@@ -187,9 +200,19 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
     let r = app.post_as(token, "/v1.0/applications", json!({"displayName": "Isolation gone"})).await;
     ok(&r, StatusCode::CREATED, "application to delete");
     let deleted_app = id(&r);
-    ok(&app.delete_as(token, &format!("/v1.0/applications/{deleted_app}")).await, StatusCode::NO_CONTENT, "delete application");
+    ok(
+        &app.delete_as(token, &format!("/v1.0/applications/{deleted_app}")).await,
+        StatusCode::NO_CONTENT,
+        "delete application",
+    );
 
-    let r = app.patch_as(token, &format!("/v1.0/organization/{tenant}/branding"), json!({"signInPageText": format!("Welcome {tag}")})).await;
+    let r = app
+        .patch_as(
+            token,
+            &format!("/v1.0/organization/{tenant}/branding"),
+            json!({"signInPageText": format!("Welcome {tag}")}),
+        )
+        .await;
     ok(&r, StatusCode::NO_CONTENT, "branding");
     let r = app.get_as(token, "/v1.0/auditLogs/directoryAudits?$top=1").await;
     ok(&r, StatusCode::OK, "audit");
@@ -260,8 +283,11 @@ pub(crate) fn fill(template: &str, o: &Objects) -> Result<Vec<String>, String> {
             None => vec![(*seg).to_string()],
             Some(param) => {
                 let prev = if i > 0 { segs[i - 1] } else { "" };
-                param_values(first, param, prev, o)
-                    .ok_or_else(|| format!("route {template}: no substitution rule for path parameter {{{param}}}; add one in isolation.rs"))?
+                param_values(first, param, prev, o).ok_or_else(|| {
+                    format!(
+                        "route {template}: no substitution rule for path parameter {{{param}}}; add one in isolation.rs"
+                    )
+                })?
             }
         };
         paths = paths.iter().flat_map(|p| options.iter().map(move |v| format!("{p}/{v}"))).collect();
@@ -300,7 +326,9 @@ fn body_for(method: &str, template: &str, a: &Objects, b: &Objects) -> Option<(V
             Refused,
         ),
         ("PATCH", "/users/{id}") => (json!({"jobTitle": "pwned", "accountEnabled": false}), Refused),
-        ("POST", "/users/{id}/appRoleAssignments") => (json!({"principalId": b.user, "resourceId": a.sp, "appRoleId": a.user_role}), Refused),
+        ("POST", "/users/{id}/appRoleAssignments") => {
+            (json!({"principalId": b.user, "resourceId": a.sp, "appRoleId": a.user_role}), Refused)
+        }
         ("POST", "/groups") => (
             json!({
                 "displayName": "Intruder group", "mailEnabled": false, "mailNickname": "intrudergroup", "securityEnabled": true,
@@ -309,22 +337,34 @@ fn body_for(method: &str, template: &str, a: &Objects, b: &Objects) -> Option<(V
             Refused,
         ),
         ("PATCH", "/groups/{id}") => (json!({"description": "pwned"}), Refused),
-        ("POST", "/groups/{id}/members/$ref") | ("POST", "/groups/{id}/owners/$ref") => (json!({"@odata.id": directory_object(&a.owner)}), Refused),
-        ("POST", "/groups/{id}/appRoleAssignments") => (json!({"principalId": b.group, "resourceId": a.sp, "appRoleId": a.user_role}), Refused),
+        ("POST", "/groups/{id}/members/$ref") | ("POST", "/groups/{id}/owners/$ref") => {
+            (json!({"@odata.id": directory_object(&a.owner)}), Refused)
+        }
+        ("POST", "/groups/{id}/appRoleAssignments") => {
+            (json!({"principalId": b.group, "resourceId": a.sp, "appRoleId": a.user_role}), Refused)
+        }
         ("POST", "/applications") => (json!({"displayName": "Isolation app of A"}), MaySucceed),
         ("PATCH", "/applications/{id}") => (json!({"displayName": "pwned"}), Refused),
-        ("POST", "/applications/{id}/addPassword") => (json!({"passwordCredential": {"displayName": "pwned"}}), Refused),
+        ("POST", "/applications/{id}/addPassword") => {
+            (json!({"passwordCredential": {"displayName": "pwned"}}), Refused)
+        }
         ("POST", "/applications/{id}/removePassword") => (json!({"keyId": b.key_id}), Refused),
         ("POST", "/servicePrincipals") => (json!({"appId": b.app_id}), Refused),
         ("PATCH", "/servicePrincipals/{id}") => (json!({"accountEnabled": false}), Refused),
-        ("POST", "/servicePrincipals/{id}/appRoleAssignedTo") => (json!({"principalId": a.client_sp, "resourceId": b.sp, "appRoleId": b.app_role}), Refused),
-        ("POST", "/servicePrincipals/{id}/appRoleAssignments") => (json!({"principalId": b.client_sp, "resourceId": a.sp, "appRoleId": a.app_role}), Refused),
+        ("POST", "/servicePrincipals/{id}/appRoleAssignedTo") => {
+            (json!({"principalId": a.client_sp, "resourceId": b.sp, "appRoleId": b.app_role}), Refused)
+        }
+        ("POST", "/servicePrincipals/{id}/appRoleAssignments") => {
+            (json!({"principalId": b.client_sp, "resourceId": a.sp, "appRoleId": a.app_role}), Refused)
+        }
         ("PATCH", "/organization/{id}") => (json!({"privacyProfile": {"contactEmail": "pwned@contoso.test"}}), Refused),
         ("PATCH", "/organization/{id}/branding") => (json!({"signInPageText": "pwned"}), Refused),
         ("POST", "/domains") => (json!({"id": format!("isolation-of-a-{}.test", a.tag)}), MaySucceed),
         ("PATCH", "/domains/{id}") => (json!({"isDefault": true}), Refused),
         ("POST", "/domains/{id}/verify") => (json!({}), Refused),
-        ("POST", "/roleManagement/directory/roleAssignments") => (json!({"principalId": b.user, "roleDefinitionId": GLOBAL_ADMINISTRATOR, "directoryScopeId": "/"}), Refused),
+        ("POST", "/roleManagement/directory/roleAssignments") => {
+            (json!({"principalId": b.user, "roleDefinitionId": GLOBAL_ADMINISTRATOR, "directoryScopeId": "/"}), Refused)
+        }
         ("POST", "/directory/deletedItems/{id}/restore") => (json!({}), Refused),
         _ => panic!("{method} {template}: no request body rule; add one in isolation.rs"),
     };
@@ -372,7 +412,8 @@ fn assert_unchanged(before: &[(String, StatusCode, Value)], after: &[(String, St
 
 async fn send(app: &TestApp, token: &str, method: &str, path: &str, body: Option<&Value>) -> Resp {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut rb = app.http.request(m, format!("{}{path}", app.base)).bearer_auth(token).header("ConsistencyLevel", "eventual");
+    let mut rb =
+        app.http.request(m, format!("{}{path}", app.base)).bearer_auth(token).header("ConsistencyLevel", "eventual");
     if let Some(b) = body {
         rb = rb.json(b);
     }
@@ -415,7 +456,10 @@ api_test!(every_route_refuses_objects_of_another_tenant_and_lists_show_none, |ap
                 }
             } else if let Some((_, Expect::Refused)) = &body {
                 if !refused(r.status) {
-                    failures.push(format!("{} {path} with a body naming B's objects answered {}: {}", route.method, r.status, r.text));
+                    failures.push(format!(
+                        "{} {path} with a body naming B's objects answered {}: {}",
+                        route.method, r.status, r.text
+                    ));
                 }
             } else if route.method == "GET" {
                 for (name, value) in b.identifiers() {
@@ -432,7 +476,11 @@ api_test!(every_route_refuses_objects_of_another_tenant_and_lists_show_none, |ap
     for set in ["users", "groups"] {
         let n = send(&app, &app.token, "GET", &format!("/v1.0/{set}/$count"), None).await;
         let list = app.get(&format!("/v1.0/{set}?$top=999")).await;
-        assert_eq!(n.text.trim(), list.body["value"].as_array().map_or(0, Vec::len).to_string(), "/{set}/$count differs from A's list");
+        assert_eq!(
+            n.text.trim(),
+            list.body["value"].as_array().map_or(0, Vec::len).to_string(),
+            "/{set}/$count differs from A's list"
+        );
     }
     let after = snapshot(&app, &b).await;
     assert_unchanged(&before, &after);
@@ -473,7 +521,11 @@ api_test!(bodies_naming_another_tenants_objects_are_refused, |app| {
     let cases: Vec<(&str, String, Value)> = vec![
         ("POST", format!("/v1.0/groups/{}/members/$ref", a.group), json!({"@odata.id": directory_object(&b.owner)})),
         ("POST", format!("/v1.0/groups/{}/owners/$ref", a.group), json!({"@odata.id": directory_object(&b.owner)})),
-        ("POST", format!("/v1.0/groups/{}/members/$ref", a.group), json!({"@odata.id": directory_object(&b.client_sp)})),
+        (
+            "POST",
+            format!("/v1.0/groups/{}/members/$ref", a.group),
+            json!({"@odata.id": directory_object(&b.client_sp)}),
+        ),
         (
             "POST",
             "/v1.0/groups".into(),
@@ -481,14 +533,42 @@ api_test!(bodies_naming_another_tenants_objects_are_refused, |app| {
                    "owners@odata.bind": [directory_object(&a.owner), directory_object(&b.owner)]}),
         ),
         ("PATCH", format!("/v1.0/users/{}", a.user), json!({"userPrincipalName": format!("moved@{}", b.domain)})),
-        ("POST", format!("/v1.0/users/{}/appRoleAssignments", a.user), json!({"principalId": a.user, "resourceId": b.sp, "appRoleId": b.user_role})),
-        ("POST", format!("/v1.0/groups/{}/appRoleAssignments", a.group), json!({"principalId": a.group, "resourceId": b.sp, "appRoleId": b.user_role})),
-        ("POST", format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", a.sp), json!({"principalId": b.client_sp, "resourceId": a.sp, "appRoleId": a.app_role})),
-        ("POST", format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", a.sp), json!({"principalId": b.user, "resourceId": a.sp, "appRoleId": a.user_role})),
-        ("POST", format!("/v1.0/servicePrincipals/{}/appRoleAssignments", a.client_sp), json!({"principalId": a.client_sp, "resourceId": b.sp, "appRoleId": b.app_role})),
+        (
+            "POST",
+            format!("/v1.0/users/{}/appRoleAssignments", a.user),
+            json!({"principalId": a.user, "resourceId": b.sp, "appRoleId": b.user_role}),
+        ),
+        (
+            "POST",
+            format!("/v1.0/groups/{}/appRoleAssignments", a.group),
+            json!({"principalId": a.group, "resourceId": b.sp, "appRoleId": b.user_role}),
+        ),
+        (
+            "POST",
+            format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", a.sp),
+            json!({"principalId": b.client_sp, "resourceId": a.sp, "appRoleId": a.app_role}),
+        ),
+        (
+            "POST",
+            format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo", a.sp),
+            json!({"principalId": b.user, "resourceId": a.sp, "appRoleId": a.user_role}),
+        ),
+        (
+            "POST",
+            format!("/v1.0/servicePrincipals/{}/appRoleAssignments", a.client_sp),
+            json!({"principalId": a.client_sp, "resourceId": b.sp, "appRoleId": b.app_role}),
+        ),
         ("POST", "/v1.0/servicePrincipals".into(), json!({"appId": b.app_id})),
-        ("POST", "/v1.0/roleManagement/directory/roleAssignments".into(), json!({"principalId": b.user, "roleDefinitionId": GLOBAL_ADMINISTRATOR})),
-        ("POST", "/v1.0/roleManagement/directory/roleAssignments".into(), json!({"principalId": b.client_sp, "roleDefinitionId": GLOBAL_ADMINISTRATOR})),
+        (
+            "POST",
+            "/v1.0/roleManagement/directory/roleAssignments".into(),
+            json!({"principalId": b.user, "roleDefinitionId": GLOBAL_ADMINISTRATOR}),
+        ),
+        (
+            "POST",
+            "/v1.0/roleManagement/directory/roleAssignments".into(),
+            json!({"principalId": b.client_sp, "roleDefinitionId": GLOBAL_ADMINISTRATOR}),
+        ),
         ("DELETE", format!("/v1.0/groups/{}/members/{}/$ref", a.group, b.user), Value::Null),
         ("DELETE", format!("/v1.0/users/{}/appRoleAssignments/{}", a.user, b.user_assignment), Value::Null),
         ("DELETE", format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo/{}", a.sp, b.sp_assignment), Value::Null),
@@ -505,7 +585,8 @@ api_test!(bodies_naming_another_tenants_objects_are_refused, |app| {
     let groups_after = app.get("/v1.0/groups?$top=999").await.body["value"].as_array().map_or(0, Vec::len);
     assert_eq!(groups_before, groups_after, "a refused POST /groups left a group behind");
     let members = app.get(&format!("/v1.0/groups/{}/members", a.group)).await;
-    let ids: Vec<&str> = members.body["value"].as_array().expect("members").iter().filter_map(|m| m["id"].as_str()).collect();
+    let ids: Vec<&str> =
+        members.body["value"].as_array().expect("members").iter().filter_map(|m| m["id"].as_str()).collect();
     assert_eq!(ids, vec![a.user.as_str()]);
     let after = snapshot(&app, &b).await;
     assert_unchanged(&before, &after);
@@ -521,7 +602,12 @@ api_test!(token_endpoint_keeps_clients_and_resources_in_their_tenant, |app| {
         async move {
             let r = http
                 .post(url)
-                .form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", &scope)])
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &id),
+                    ("client_secret", &secret),
+                    ("scope", &scope),
+                ])
                 .send()
                 .await
                 .expect("token request");

@@ -25,14 +25,23 @@ fn form_encode(s: &str) -> String {
 async fn token_request(app: &TestApp, tenant: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Resp {
     let mut rb = app.http.post(format!("{}/{tenant}/oauth2/v2.0/token", app.base)).form(form);
     if let Some((id, secret)) = basic {
-        rb = rb.header("Authorization", format!("Basic {}", STANDARD.encode(format!("{}:{}", form_encode(id), form_encode(secret)))));
+        rb = rb.header(
+            "Authorization",
+            format!("Basic {}", STANDARD.encode(format!("{}:{}", form_encode(id), form_encode(secret)))),
+        );
     }
     app.raw(rb).await
 }
 
 /// client_secret_post with the client credentials grant.
 async fn client_credentials(app: &TestApp, tenant: TenantId, id: &str, secret: &str, scope: &str) -> Resp {
-    token_request(app, &tenant.to_string(), &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret), ("scope", scope)], None).await
+    token_request(
+        app,
+        &tenant.to_string(),
+        &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret), ("scope", scope)],
+        None,
+    )
+    .await
 }
 
 fn claims_of(token: &str) -> Value {
@@ -76,7 +85,9 @@ api_test!(discovery_names_the_tenant_issuer_and_endpoints_by_id_and_by_domain, |
     // Unknown tenants, and a domain that is only added (not verified), name no tenant.
     let r = app.post("/v1.0/domains", json!({"id": "pending.example"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    for key in [TenantId::new().to_string(), "nowhere.test".into(), "pending.example".into(), "common".into(), "x".repeat(300)] {
+    for key in
+        [TenantId::new().to_string(), "nowhere.test".into(), "pending.example".into(), "common".into(), "x".repeat(300)]
+    {
         for path in ["v2.0/.well-known/openid-configuration", "discovery/v2.0/keys"] {
             let r = app.raw(app.http.get(format!("{}/{key}/{path}", app.base))).await;
             assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_tenant", &format!("{key:.40}/{path}"));
@@ -103,7 +114,10 @@ api_test!(jwks_publishes_rs256_keys_that_verify_issued_tokens, |app| {
         assert!(k["n"].as_str().is_some_and(|n| n.len() >= 342), "{k}");
     }
     let jwks: Vec<Jwk> = serde_json::from_value(r.body["keys"].clone()).expect("keys are JWKs");
-    let claims = jws::decode_unverified(&app.token).expect("token").verify(&jwks).expect("the token verifies against the published keys");
+    let claims = jws::decode_unverified(&app.token)
+        .expect("token")
+        .verify(&jwks)
+        .expect("the token verifies against the published keys");
     assert_eq!(claims, claims_of(&app.token));
     // Another tenant's keys do not verify it.
     let (other, _) = app.new_tenant("Fabrikam", None, &[]).await;
@@ -117,26 +131,61 @@ api_test!(client_secret_post_and_basic_both_authenticate_but_not_together, |app|
     let tid = app.tenant.to_string();
     let r = client_credentials(&app, app.tenant, &id, &secret, GRAPH_SCOPE).await;
     assert_eq!(r.status, StatusCode::OK, "post: {}", r.text);
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)], Some((&id, &secret))).await;
+    let r = token_request(
+        &app,
+        &tid,
+        &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)],
+        Some((&id, &secret)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "basic: {}", r.text);
     assert_eq!(claims_of(r.body["access_token"].as_str().expect("token"))["appid"], json!(id));
     // RFC 9110 §11.1: the scheme name is case-insensitive.
     let credentials = STANDARD.encode(format!("{}:{}", form_encode(&id), form_encode(&secret)));
     let r = app
-        .raw(app.http.post(format!("{}/{tid}/oauth2/v2.0/token", app.base)).header("Authorization", format!("basic {credentials}")).form(&[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)]))
+        .raw(
+            app.http
+                .post(format!("{}/{tid}/oauth2/v2.0/token", app.base))
+                .header("Authorization", format!("basic {credentials}"))
+                .form(&[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)]),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "lowercase basic: {}", r.text);
     // By domain as well as by id.
-    let r = token_request(&app, "contoso.test", &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)], Some((&id, &secret))).await;
+    let r = token_request(
+        &app,
+        "contoso.test",
+        &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)],
+        Some((&id, &secret)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "basic by domain: {}", r.text);
     // The same client id in the body is fine; another is not.
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("client_id", &id), ("scope", GRAPH_SCOPE)], Some((&id, &secret))).await;
+    let r = token_request(
+        &app,
+        &tid,
+        &[("grant_type", "client_credentials"), ("client_id", &id), ("scope", GRAPH_SCOPE)],
+        Some((&id, &secret)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "basic with the same client_id: {}", r.text);
     let other = ObjectId::new().to_string();
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("client_id", &other), ("scope", GRAPH_SCOPE)], Some((&id, &secret))).await;
+    let r = token_request(
+        &app,
+        &tid,
+        &[("grant_type", "client_credentials"), ("client_id", &other), ("scope", GRAPH_SCOPE)],
+        Some((&id, &secret)),
+    )
+    .await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "basic with another client_id");
     // Both methods at once.
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", GRAPH_SCOPE)], Some((&id, &secret))).await;
+    let r = token_request(
+        &app,
+        &tid,
+        &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", GRAPH_SCOPE)],
+        Some((&id, &secret)),
+    )
+    .await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "basic and post together");
 });
 
@@ -148,26 +197,54 @@ api_test!(wrong_secrets_and_unknown_clients_are_invalid_client, |app| {
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "wrong secret (post)");
     assert!(r.body["error_description"].as_str().unwrap_or_default().contains("AADSTS7000215"), "{}", r.text);
     assert!(r.headers.get("www-authenticate").is_none(), "no Basic challenge when Basic was not used");
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)], Some((&id, &wrong))).await;
+    let r =
+        token_request(&app, &tid, &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)], Some((&id, &wrong)))
+            .await;
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "wrong secret (basic)");
     assert!(r.body["error_description"].as_str().unwrap_or_default().contains("AADSTS7000215"), "{}", r.text);
-    assert!(r.headers.get("www-authenticate").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Basic")), "RFC 6749 §5.2: Basic challenge");
+    assert!(
+        r.headers.get("www-authenticate").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Basic")),
+        "RFC 6749 §5.2: Basic challenge"
+    );
     // Unknown clients, with either method.
     let unknown = ObjectId::new().to_string();
     let r = client_credentials(&app, app.tenant, &unknown, &secret, GRAPH_SCOPE).await;
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "unknown client (post)");
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)], Some((&unknown, &secret))).await;
+    let r = token_request(
+        &app,
+        &tid,
+        &[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)],
+        Some((&unknown, &secret)),
+    )
+    .await;
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "unknown client (basic)");
     assert!(r.headers.get("www-authenticate").is_some());
     let r = client_credentials(&app, app.tenant, "not-a-guid", &secret, GRAPH_SCOPE).await;
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "client id that is not a GUID");
     // Missing pieces.
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("client_id", &id), ("scope", GRAPH_SCOPE)], None).await;
+    let r = token_request(
+        &app,
+        &tid,
+        &[("grant_type", "client_credentials"), ("client_id", &id), ("scope", GRAPH_SCOPE)],
+        None,
+    )
+    .await;
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "no secret");
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("client_secret", &secret), ("scope", GRAPH_SCOPE)], None).await;
+    let r = token_request(
+        &app,
+        &tid,
+        &[("grant_type", "client_credentials"), ("client_secret", &secret), ("scope", GRAPH_SCOPE)],
+        None,
+    )
+    .await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "no client_id");
     let r = app
-        .raw(app.http.post(format!("{}/{tid}/oauth2/v2.0/token", app.base)).header("Authorization", "Basic !!!").form(&[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)]))
+        .raw(
+            app.http
+                .post(format!("{}/{tid}/oauth2/v2.0/token", app.base))
+                .header("Authorization", "Basic !!!")
+                .form(&[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)]),
+        )
         .await;
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "Basic that is not base64");
     // The secret of one client does not authenticate another.
@@ -179,31 +256,79 @@ api_test!(wrong_secrets_and_unknown_clients_are_invalid_client, |app| {
 api_test!(only_the_client_credentials_grant_is_offered, |app| {
     let (id, secret) = app.client(app.tenant, &[]).await;
     let tid = app.tenant.to_string();
-    let r = token_request(&app, &tid, &[("client_id", &id), ("client_secret", &secret), ("scope", GRAPH_SCOPE)], None).await;
+    let r = token_request(&app, &tid, &[("client_id", &id), ("client_secret", &secret), ("scope", GRAPH_SCOPE)], None)
+        .await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "no grant_type");
-    for grant in ["password", "authorization_code", "refresh_token", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer", ""] {
-        let form = [("grant_type", grant), ("client_id", id.as_str()), ("client_secret", secret.as_str()), ("scope", GRAPH_SCOPE), ("username", "a@contoso.test"), ("password", "x"), ("code", "x")];
+    for grant in [
+        "password",
+        "authorization_code",
+        "refresh_token",
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "",
+    ] {
+        let form = [
+            ("grant_type", grant),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("scope", GRAPH_SCOPE),
+            ("username", "a@contoso.test"),
+            ("password", "x"),
+            ("code", "x"),
+        ];
         let r = token_request(&app, &tid, &form, None).await;
         assert_oauth_error(&r, StatusCode::BAD_REQUEST, "unsupported_grant_type", grant);
     }
-    let r = token_request(&app, &tid, &[("grant_type", "client_credentials"), ("grant_type", "password"), ("client_id", &id), ("client_secret", &secret), ("scope", GRAPH_SCOPE)], None).await;
+    let r = token_request(
+        &app,
+        &tid,
+        &[
+            ("grant_type", "client_credentials"),
+            ("grant_type", "password"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("scope", GRAPH_SCOPE),
+        ],
+        None,
+    )
+    .await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "repeated grant_type");
 });
 
 api_test!(scopes_name_one_resource_with_the_default_suffix, |app| {
     let (id, secret) = app.client(app.tenant, &["User.Read.All".to_string()]).await;
-    for scope in ["https://graph.microsoft.com/User.Read.All", "User.Read.All", "https://graph.microsoft.com", "openid", "https://graph.microsoft.com/.default openid", "https://graph.microsoft.com/.default https://graph.microsoft.com/.default", ""] {
+    for scope in [
+        "https://graph.microsoft.com/User.Read.All",
+        "User.Read.All",
+        "https://graph.microsoft.com",
+        "openid",
+        "https://graph.microsoft.com/.default openid",
+        "https://graph.microsoft.com/.default https://graph.microsoft.com/.default",
+        "",
+    ] {
         let r = client_credentials(&app, app.tenant, &id, &secret, scope).await;
         assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_scope", scope);
     }
-    let r = token_request(&app, &app.tenant.to_string(), &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)], None).await;
+    let r = token_request(
+        &app,
+        &app.tenant.to_string(),
+        &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)],
+        None,
+    )
+    .await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "no scope");
-    for scope in ["api://nothing/.default", &format!("{}/.default", ObjectId::new()), "https://graph.microsoft.com.evil/.default"] {
+    for scope in [
+        "api://nothing/.default",
+        &format!("{}/.default", ObjectId::new()),
+        "https://graph.microsoft.com.evil/.default",
+    ] {
         let r = client_credentials(&app, app.tenant, &id, &secret, scope).await;
         assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_resource", scope);
     }
     // Microsoft Graph by its app id is Graph.
-    for scope in ["00000003-0000-0000-c000-000000000000/.default", "https://graph.microsoft.com//.default", GRAPH_SCOPE] {
+    for scope in ["00000003-0000-0000-c000-000000000000/.default", "https://graph.microsoft.com//.default", GRAPH_SCOPE]
+    {
         let r = client_credentials(&app, app.tenant, &id, &secret, scope).await;
         assert_eq!(r.status, StatusCode::OK, "{scope}: {}", r.text);
         let token = r.body["access_token"].as_str().expect("token");
@@ -215,9 +340,15 @@ api_test!(scopes_name_one_resource_with_the_default_suffix, |app| {
 api_test!(a_custom_api_gets_tokens_with_its_audience_and_assigned_roles_that_graph_refuses, |app| {
     let role_id = uuid::Uuid::new_v4().to_string();
     let role = json!({"id": role_id, "allowedMemberTypes": ["Application"], "displayName": "Read things", "description": "Reads things", "value": "Things.Read", "isEnabled": true});
-    let r = app.post("/v1.0/applications", json!({"displayName": "My API", "identifierUris": ["api://my-api"], "appRoles": [role]})).await;
+    let r = app
+        .post(
+            "/v1.0/applications",
+            json!({"displayName": "My API", "identifierUris": ["api://my-api"], "appRoles": [role]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let (api_obj, api_app_id) = (r.body["id"].as_str().expect("id").to_string(), r.body["appId"].as_str().expect("appId").to_string());
+    let (api_obj, api_app_id) =
+        (r.body["id"].as_str().expect("id").to_string(), r.body["appId"].as_str().expect("appId").to_string());
     let r = app.post("/v1.0/servicePrincipals", json!({"appId": api_app_id})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let resource_sp = r.body["id"].as_str().expect("id").to_string();
@@ -225,7 +356,10 @@ api_test!(a_custom_api_gets_tokens_with_its_audience_and_assigned_roles_that_gra
     let (client, secret) = app.client(app.tenant, &[]).await;
     let client_sp = sp_of(&app, &client).await;
     let r = app
-        .post(&format!("/v1.0/servicePrincipals/{resource_sp}/appRoleAssignedTo"), json!({"principalId": client_sp, "resourceId": resource_sp, "appRoleId": role_id}))
+        .post(
+            &format!("/v1.0/servicePrincipals/{resource_sp}/appRoleAssignedTo"),
+            json!({"principalId": client_sp, "resourceId": resource_sp, "appRoleId": role_id}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 
@@ -253,14 +387,23 @@ api_test!(a_custom_api_gets_tokens_with_its_audience_and_assigned_roles_that_gra
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = client_credentials(&app, app.tenant, &client, &secret, "api://my-api/.default").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert!(claims_of(r.body["access_token"].as_str().expect("token")).get("roles").is_none(), "a disabled role was issued");
+    assert!(
+        claims_of(r.body["access_token"].as_str().expect("token")).get("roles").is_none(),
+        "a disabled role was issued"
+    );
     // When the resource requires assignment, clients without an (enabled) role get no token.
-    let r = app.patch(&format!("/v1.0/servicePrincipals/{resource_sp}"), json!({"appRoleAssignmentRequired": true})).await;
+    let r =
+        app.patch(&format!("/v1.0/servicePrincipals/{resource_sp}"), json!({"appRoleAssignmentRequired": true})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = client_credentials(&app, app.tenant, &other, &other_secret, "api://my-api/.default").await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_grant", "unassigned client");
     // A disabled resource issues nothing.
-    let r = app.patch(&format!("/v1.0/servicePrincipals/{resource_sp}"), json!({"accountEnabled": false, "appRoleAssignmentRequired": false})).await;
+    let r = app
+        .patch(
+            &format!("/v1.0/servicePrincipals/{resource_sp}"),
+            json!({"accountEnabled": false, "appRoleAssignmentRequired": false}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = client_credentials(&app, app.tenant, &client, &secret, "api://my-api/.default").await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_resource", "disabled resource");
@@ -311,15 +454,22 @@ api_test!(issued_tokens_are_not_cached_and_carry_the_client_claims, |app| {
 api_test!(token_requests_must_be_form_encoded, |app| {
     let (id, secret) = app.client(app.tenant, &[]).await;
     let url = format!("{}/{}/oauth2/v2.0/token", app.base, app.tenant);
-    let body = json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "scope": GRAPH_SCOPE});
+    let body =
+        json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "scope": GRAPH_SCOPE});
     let r = app.raw(app.http.post(&url).json(&body)).await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "JSON body");
-    let form = format!("grant_type=client_credentials&client_id={id}&client_secret={}&scope={}", form_encode(&secret), form_encode(GRAPH_SCOPE));
+    let form = format!(
+        "grant_type=client_credentials&client_id={id}&client_secret={}&scope={}",
+        form_encode(&secret),
+        form_encode(GRAPH_SCOPE)
+    );
     let r = app.raw(app.http.post(&url).body(form.clone())).await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "no content type");
     let r = app.raw(app.http.post(&url).header("Content-Type", "text/plain").body(form.clone())).await;
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "text/plain");
-    let r = app.raw(app.http.post(&url).header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8").body(form)).await;
+    let r = app
+        .raw(app.http.post(&url).header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8").body(form))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     // GET is not the token endpoint.
     let r = app.raw(app.http.get(&url)).await;
@@ -329,7 +479,8 @@ api_test!(token_requests_must_be_form_encoded, |app| {
 api_test!(expired_and_future_client_secrets_are_refused, |app| {
     let (id, secret) = app.client(app.tenant, &[]).await;
     let mut conn = app.state.dir.store.pool().acquire().await.expect("connection");
-    let client = apps::get_app_by_app_id(&mut conn, app.tenant, &id).await.expect("lookup").expect("the client application");
+    let client =
+        apps::get_app_by_app_id(&mut conn, app.tenant, &id).await.expect("lookup").expect("the client application");
     let now = to_millis(time::OffsetDateTime::now_utc());
     let hour = 3_600_000;
     let add = |start_at: i64, end_at: i64| {

@@ -65,7 +65,10 @@ where
     };
     let schema = format!("portico_t_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to TEST_DATABASE_URL");
-    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.expect("create the test schema");
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut admin)
+        .await
+        .expect("create the test schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
     // Everything after CREATE SCHEMA runs guarded, so that the schema is dropped whatever happens.
@@ -73,8 +76,10 @@ where
         let store = Store::connect(&url).await.expect("connect to PostgreSQL");
         assert_eq!(store.dialect(), Dialect::Postgres);
         // The connection options must put every pooled connection in the test schema.
-        let current: String =
-            sqlx::query_scalar("SELECT CAST(current_schema() AS TEXT)").fetch_one(store.pool()).await.expect("current_schema");
+        let current: String = sqlx::query_scalar("SELECT CAST(current_schema() AS TEXT)")
+            .fetch_one(store.pool())
+            .await
+            .expect("current_schema");
         assert_eq!(current, schema, "search_path from the connection options was not applied");
         let outcome = run(start, &store, test).await;
         store.pool().close().await;
@@ -83,7 +88,10 @@ where
     .catch_unwind()
     .await
     .and_then(|inner| inner);
-    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await.expect("drop the test schema");
+    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut admin)
+        .await
+        .expect("drop the test schema");
     let _ = admin.close().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
