@@ -150,8 +150,9 @@ impl Directory {
     }
 
     /// Creates a tenant: its initial domain `<name>.<base>` (verified), optionally a custom
-    /// domain the operator vouches for (verified and default), the Microsoft Graph service
-    /// principal that carries the Graph permissions, and its first signing key.
+    /// domain the operator vouches for (verified and default), and the Microsoft Graph service
+    /// principal that carries the Graph permissions. Its first signing key is made on first use
+    /// (see `KeyRing`).
     pub async fn create_tenant(
         &self,
         display_name: &str,
@@ -213,7 +214,6 @@ impl Directory {
             tenants::insert_domain(&mut tx, &domain(c, false, true)).await?;
         }
         apps::insert_sp(&mut tx, &graph_service_principal(tenant.id, now)).await?;
-        keyring::create_active_key(&mut tx, self.keys.master(), tenant.id, self.settings.signing_alg, now, 0).await?;
         audit_store::insert(
             &mut tx,
             &entry(

@@ -86,6 +86,7 @@ struct Cached<T> {
 /// Cache of signers and published keys per tenant.
 pub struct KeyRing {
     master: MasterKey,
+    alg: Alg,
     ttl: Duration,
     signers: RwLock<HashMap<TenantId, Cached<Arc<Signer>>>>,
     published: RwLock<HashMap<TenantId, Cached<Arc<Vec<Jwk>>>>>,
@@ -100,7 +101,13 @@ impl std::fmt::Debug for KeyRing {
 impl KeyRing {
     /// A ring over the store's keys.
     pub fn new(master: MasterKey, ttl: Duration) -> Self {
-        Self { master, ttl, signers: RwLock::default(), published: RwLock::default() }
+        Self { master, alg: Alg::RS256, ttl, signers: RwLock::default(), published: RwLock::default() }
+    }
+
+    /// Sets the algorithm of keys this ring creates.
+    pub fn with_alg(mut self, alg: Alg) -> Self {
+        self.alg = alg;
+        self
     }
 
     /// The master key.
@@ -116,7 +123,10 @@ impl KeyRing {
         {
             return Ok(c.value.clone());
         }
-        let row = keys::active(store, tenant).await?.ok_or(KeyError::NoKey)?;
+        let row = match keys::active(store, tenant).await? {
+            Some(row) => row,
+            None => self.create_first_key(store, tenant).await?,
+        };
         let der = self.master.open(&row.sealed_private_key, &row.kid).map_err(|e| KeyError::Key(e.to_string()))?;
         let alg = Alg::parse(&row.alg).ok_or_else(|| KeyError::Key(format!("unknown algorithm {}", row.alg)))?;
         let signer = Arc::new(Signer::from_pkcs8(row.kid, alg, &der).map_err(|e| KeyError::Key(e.to_string()))?);
@@ -124,6 +134,23 @@ impl KeyRing {
             insert_bounded(&mut map, tenant, signer.clone(), self.ttl);
         }
         Ok(signer)
+    }
+
+    /// A tenant's first key is made when it is first needed (its first token or JWKS request),
+    /// so creating a tenant costs no RSA key generation. Another server may have made it
+    /// meanwhile: the write lock (SQLite) or a second look (PostgreSQL) keeps that to one key in
+    /// practice, and two would both be valid and published.
+    async fn create_first_key(&self, store: &Store, tenant: TenantId) -> Result<keys::SigningKey, KeyError> {
+        let mut tx = store.begin().await?;
+        if !keys::has_active(&mut tx, tenant).await? {
+            let now = portico_core::clock::to_millis(time::OffsetDateTime::now_utc());
+            create_active_key(&mut tx, &self.master, tenant, self.alg, now, 0).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        if let Ok(mut m) = self.published.write() {
+            m.remove(&tenant);
+        }
+        keys::active(store, tenant).await?.ok_or(KeyError::NoKey)
     }
 
     /// The tenant's published keys; `fresh` bypasses the cache unless it was filled within the

@@ -63,7 +63,8 @@ async fn open(cfg: &Config, migrate: bool) -> anyhow::Result<Directory> {
         }
     }
     let settings = Arc::new(cfg.settings.clone());
-    let keys = Arc::new(KeyRing::new(master, Duration::from_secs(settings.key_cache_secs)));
+    let keys =
+        Arc::new(KeyRing::new(master, Duration::from_secs(settings.key_cache_secs)).with_alg(settings.signing_alg));
     Ok(Directory { store, settings, keys, clock: Arc::new(SystemClock), password_cost: cfg.password_cost })
 }
 

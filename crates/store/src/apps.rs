@@ -552,3 +552,91 @@ pub async fn restore_sp(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId
         .await?;
     Ok(())
 }
+
+/// What the token endpoint needs about a client, read in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientForToken {
+    /// The application's object id.
+    pub application_id: ObjectId,
+    /// Client id.
+    pub app_id: String,
+    /// Name.
+    pub display_name: String,
+    /// The service principal in the tenant, with whether it is enabled.
+    pub service_principal: Option<(ObjectId, bool)>,
+    /// Client secrets: (digest, start, end).
+    pub secrets: Vec<(String, i64, i64)>,
+}
+
+/// Reads a live application, its service principal and its secrets with one query.
+pub async fn client_for_token(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    app_id: &str,
+) -> Result<Option<ClientForToken>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT a.id AS app_oid, a.app_id, a.display_name, sp.id AS sp_id, sp.account_enabled, \
+                pc.secret_digest, pc.start_at, pc.end_at \
+         FROM applications a \
+         LEFT JOIN service_principals sp ON sp.tenant_id = a.tenant_id AND sp.app_id = a.app_id AND sp.deleted_at IS NULL \
+         LEFT JOIN password_credentials pc ON pc.application_id = a.id \
+         WHERE a.tenant_id = $1 AND a.app_id = $2 AND a.deleted_at IS NULL",
+    )
+    .bind(tenant.to_string())
+    .bind(app_id.to_ascii_lowercase())
+    .fetch_all(conn)
+    .await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let sp = match opt_str(first, "sp_id")? {
+        Some(id) => Some((
+            ObjectId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("service principal id {id}")))?,
+            flag(first, "account_enabled")?,
+        )),
+        None => None,
+    };
+    let mut secrets = vec![];
+    for r in &rows {
+        if let Some(d) = opt_str(r, "secret_digest")? {
+            secrets.push((d, r.try_get("start_at")?, r.try_get("end_at")?));
+        }
+    }
+    Ok(Some(ClientForToken {
+        application_id: oid(first, "app_oid")?,
+        app_id: first.try_get("app_id")?,
+        display_name: first.try_get("display_name")?,
+        service_principal: sp,
+        secrets,
+    }))
+}
+
+/// A resource service principal with the app role ids one principal holds on it, read in one
+/// round trip: `(resource, role ids)`.
+pub async fn resource_with_grants(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    resource_app_id: &str,
+    principal: ObjectId,
+) -> Result<Option<(ServicePrincipal, Vec<String>)>, StoreError> {
+    let cols: Vec<String> = SP_COLUMNS.split(", ").map(|c| format!("sp.{c}")).collect();
+    let q = format!(
+        "SELECT {}, ara.app_role_id AS granted FROM service_principals sp \
+         LEFT JOIN app_role_assignments ara ON ara.resource_id = sp.id AND ara.principal_id = $3 AND ara.tenant_id = sp.tenant_id \
+         WHERE sp.tenant_id = $1 AND sp.app_id = $2 AND sp.deleted_at IS NULL ORDER BY ara.app_role_id",
+        cols.join(", ")
+    );
+    let rows = crate::db::dynamic(q)
+        .bind(tenant.to_string())
+        .bind(resource_app_id.to_ascii_lowercase())
+        .bind(principal.to_string())
+        .fetch_all(conn)
+        .await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let sp = sp_from_row(first)?;
+    let mut granted = vec![];
+    for r in &rows {
+        if let Some(g) = opt_str(r, "granted")? {
+            granted.push(g);
+        }
+    }
+    Ok(Some((sp, granted)))
+}

@@ -113,3 +113,12 @@ pub async fn prune(conn: &mut AnyConnection, now: i64) -> Result<u64, StoreError
         sqlx::query("DELETE FROM signing_keys WHERE active = 0 AND expires_at <= $1").bind(now).execute(conn).await?;
     Ok(done.rows_affected())
 }
+
+/// Whether the tenant has an active key, read on `conn` (inside a transaction).
+pub async fn has_active(conn: &mut AnyConnection, tenant: TenantId) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE tenant_id = $1 AND active = 1")
+        .bind(tenant.to_string())
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}

@@ -400,8 +400,12 @@ pub async fn purge(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> 
 /// Inserts many users, every property and collection as [`insert`] does, with one statement
 /// per chunk of users (bulk seeding and imports).
 pub async fn insert_many(conn: &mut AnyConnection, users: &[User]) -> Result<(), StoreError> {
-    // 31 parameters a row: 500 rows stay under SQLite's 32766-parameter limit.
-    for chunk in users.chunks(500) {
+    // Rows per statement, measured (docs/PERFORMANCE.md): through sqlx's Any driver the cost of
+    // a statement grows faster than its parameter count, so SQLite is fastest with one cached
+    // single-row statement (22.7k users/s against 1.5k with 500 rows) and PostgreSQL with 16 rows,
+    // which saves round trips (23.9k users/s; 8.2k with one row).
+    let size = if conn.backend_name() == "PostgreSQL" { 16 } else { 1 };
+    for chunk in users.chunks(size) {
         let mut q = crate::db::dynamic(insert_sql(chunk.len()));
         for u in chunk {
             q = bind_insert(q, u);

@@ -102,6 +102,9 @@ contract! {
         client_secrets_are_added_listed_and_deleted,
         service_principals_round_trip_and_are_one_per_application_per_tenant,
         a_soft_deleted_service_principal_is_found_by_client_id_and_restored,
+        the_token_lookup_reads_client_service_principal_and_secrets_together,
+        has_active_sees_only_the_tenants_active_key,
+        the_resource_lookup_returns_only_the_principals_own_grants,
         app_role_assignments_are_listed_by_side_and_duplicates_conflict,
         // roles, keys, audit
         role_assignments_are_inserted_read_deleted_and_summarised,
@@ -1773,4 +1776,98 @@ async fn concurrent_write_transactions_queue_and_all_commit(store: Store) {
     let found = users::get_many(&mut *conn(&store).await, t, &ids).await.unwrap();
     assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), ids);
     assert_eq!(found.len(), 8);
+}
+
+async fn the_token_lookup_reads_client_service_principal_and_secrets_together(store: Store) {
+    let t = common::add_tenant(&store, "Contoso").await;
+    let other = common::add_tenant(&store, "Fabrikam").await;
+    let (a, s) = common::add_app(&store, t, "client").await;
+    let mut c = common::conn(&store).await;
+    let p1 = common::password(&a, 1_000);
+    let p2 = common::password(&a, 2_000);
+    portico_store::apps::insert_password(&mut c, &p1).await.unwrap();
+    portico_store::apps::insert_password(&mut c, &p2).await.unwrap();
+    let found =
+        portico_store::apps::client_for_token(&mut c, t, &a.app_id.to_uppercase()).await.unwrap().expect("found");
+    assert_eq!(found.application_id, a.id);
+    assert_eq!(found.service_principal, Some((s.id, true)));
+    let mut digests: Vec<_> = found.secrets.iter().map(|(d, _, _)| d.clone()).collect();
+    digests.sort();
+    let mut want = vec![p1.secret_digest.clone(), p2.secret_digest.clone()];
+    want.sort();
+    assert_eq!(digests, want);
+    // Another tenant sees nothing; an app without secrets or service principal still answers.
+    assert!(portico_store::apps::client_for_token(&mut c, other, &a.app_id).await.unwrap().is_none());
+    let lone = common::app(t, "lone");
+    portico_store::apps::insert_app(&mut c, &lone).await.unwrap();
+    let found = portico_store::apps::client_for_token(&mut c, t, &lone.app_id).await.unwrap().expect("found");
+    assert_eq!(found.service_principal, None);
+    assert!(found.secrets.is_empty());
+}
+
+async fn the_resource_lookup_returns_only_the_principals_own_grants(store: Store) {
+    let t = common::add_tenant(&store, "Contoso").await;
+    let (_, resource) = common::add_app(&store, t, "api").await;
+    let (_, client) = common::add_app(&store, t, "client").await;
+    let (_, bystander) = common::add_app(&store, t, "bystander").await;
+    let mut c = common::conn(&store).await;
+    for (principal, role) in [
+        (client.id, "11111111-1111-1111-1111-111111111111"),
+        (client.id, "22222222-2222-2222-2222-222222222222"),
+        (bystander.id, "33333333-3333-3333-3333-333333333333"),
+    ] {
+        let a = portico_store::apps::AppRoleAssignment {
+            id: ObjectId::new(),
+            tenant_id: t,
+            app_role_id: role.into(),
+            principal_id: principal,
+            principal_type: "ServicePrincipal".into(),
+            resource_id: resource.id,
+            created_at: 1,
+        };
+        portico_store::apps::insert_assignment(&mut c, &a).await.unwrap();
+    }
+    let (sp, granted) = portico_store::apps::resource_with_grants(&mut c, t, &resource.app_id, client.id)
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(sp.id, resource.id);
+    assert_eq!(
+        granted,
+        vec!["11111111-1111-1111-1111-111111111111".to_string(), "22222222-2222-2222-2222-222222222222".to_string()]
+    );
+    let (_, none) = portico_store::apps::resource_with_grants(&mut c, t, &resource.app_id, resource.id)
+        .await
+        .unwrap()
+        .expect("found");
+    assert!(none.is_empty());
+    assert!(
+        portico_store::apps::resource_with_grants(&mut c, t, "00000000-0000-0000-0000-00000000beef", client.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn has_active_sees_only_the_tenants_active_key(store: Store) {
+    let t = common::add_tenant(&store, "Contoso").await;
+    let other = common::add_tenant(&store, "Fabrikam").await;
+    let mut c = common::conn(&store).await;
+    assert!(!portico_store::keys::has_active(&mut c, t).await.unwrap());
+    let k = portico_store::keys::SigningKey {
+        kid: "k1".into(),
+        tenant_id: t,
+        alg: "RS256".into(),
+        sealed_private_key: "v1.x".into(),
+        public_jwk: "{}".into(),
+        created_at: 1,
+        active: true,
+        retired_at: None,
+        expires_at: None,
+    };
+    portico_store::keys::insert(&mut c, &k).await.unwrap();
+    assert!(portico_store::keys::has_active(&mut c, t).await.unwrap());
+    assert!(!portico_store::keys::has_active(&mut c, other).await.unwrap());
+    portico_store::keys::retire_active(&mut c, t, 2, 3).await.unwrap();
+    assert!(!portico_store::keys::has_active(&mut c, t).await.unwrap());
 }

@@ -6,9 +6,8 @@ use axum::response::{IntoResponse, Response};
 use portico_core::access::Action;
 use portico_core::clock::parse_rfc3339_millis;
 use portico_core::ids::{ObjectId, TenantId, parse_guid};
-use portico_odata::Value as V;
 use portico_store::apps::{self, Application};
-use portico_store::list::{Cond, List, Page};
+use portico_store::list::Page;
 use portico_store::schema::APPLICATION;
 use portico_store::{StoreError, audit as audit_store};
 use serde_json::{Map, Value, json};
@@ -16,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Authed;
 use super::body::{Access, JsonBody, Kind, Prop, check, opt_str, p, require, str_list};
 use super::error::{GraphError, GraphResult};
-use super::query::QueryOptions;
+use super::query::{QueryOptions, tenant_scope};
 use super::wire;
 use crate::app::AppState;
 use crate::audit::{Actor, Target, diff, entry};
@@ -259,18 +258,7 @@ pub async fn list_applications(
 ) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let plan = opts.plan(&APPLICATION, state.dir.store.dialect())?;
-    let mut conds = vec![Cond::new("tenant_id = $1 AND deleted_at IS NULL", vec![V::Text(auth.tenant().to_string())])];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "applications",
-        columns: apps::APP_COLUMNS,
-        conds,
-        order: plan.order.clone(),
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: plan.count,
-    };
+    let list = plan.list("applications", apps::APP_COLUMNS, tenant_scope(auth.tenant(), false), &opts);
     let page = list.run(&state.dir.store, apps::app_from_row).await?;
     let mut items = vec![];
     for a in &page.items {

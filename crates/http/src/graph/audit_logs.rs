@@ -7,7 +7,7 @@ use portico_core::clock::graph_datetime;
 use portico_core::ids::ObjectId;
 use portico_odata::Value as V;
 use portico_store::audit::{self, AuditEntry};
-use portico_store::list::{Cond, List, Page};
+use portico_store::list::{Cond, Page};
 use portico_store::schema::DIRECTORY_AUDIT;
 use serde_json::{Value, json};
 
@@ -48,18 +48,8 @@ pub async fn list_directory_audits(
     if plan.order.is_empty() {
         plan.order = vec![("activity_at", true)];
     }
-    let mut conds = vec![Cond::new("tenant_id = $1", vec![V::Text(auth.tenant().to_string())])];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "audit_logs",
-        columns: audit::COLUMNS,
-        conds,
-        order: plan.order.clone(),
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: opts.count,
-    };
+    let scope = Cond::new("tenant_id = $1", vec![V::Text(auth.tenant().to_string())]);
+    let list = plan.list("audit_logs", audit::COLUMNS, scope, &opts);
     let page = list.run(&state.dir.store, audit::from_row).await?;
     let items = page.items.iter().map(|e| wire::select(render(e), &plan.select, &[])).collect();
     Ok(wire::collection(

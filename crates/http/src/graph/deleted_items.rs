@@ -6,8 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portico_core::access::Action;
 use portico_core::ids::{ObjectId, TenantId};
-use portico_odata::Value as V;
-use portico_store::list::{Cond, List, Page};
+use portico_store::list::Page;
 use portico_store::schema::{APPLICATION, GROUP, USER};
 use portico_store::users::{self, Deleted};
 use portico_store::{StoreError, apps, audit as audit_store, groups};
@@ -15,17 +14,13 @@ use serde_json::Value;
 
 use super::auth::Authed;
 use super::error::{GraphError, GraphResult};
-use super::query::QueryOptions;
+use super::query::{QueryOptions, tenant_scope};
 use super::wire;
 use crate::app::AppState;
 use crate::audit::{Actor, Target, entry};
 
 /// Days a deleted object stays restorable.
 pub const RETENTION_DAYS: i64 = 30;
-
-fn deleted_cond(tenant: TenantId) -> Cond {
-    Cond::new("tenant_id = $1 AND deleted_at IS NOT NULL", vec![V::Text(tenant.to_string())])
-}
 
 /// GET /directory/deletedItems/microsoft.graph.user
 pub async fn list_deleted_users(
@@ -35,18 +30,7 @@ pub async fn list_deleted_users(
 ) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     let plan = opts.plan(&USER, state.dir.store.dialect())?;
-    let mut conds = vec![deleted_cond(auth.tenant())];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "users",
-        columns: users::COLUMNS,
-        conds,
-        order: plan.order.clone(),
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: plan.count,
-    };
+    let list = plan.list("users", users::COLUMNS, tenant_scope(auth.tenant(), true), &opts);
     let mut page = list.run(&state.dir.store, users::from_row).await?;
     let mut conn = state.conn().await?;
     users::load_collections(&mut conn, &mut page.items).await?;
@@ -71,18 +55,7 @@ pub async fn list_deleted_groups(
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let plan = opts.plan(&GROUP, state.dir.store.dialect())?;
-    let mut conds = vec![deleted_cond(auth.tenant())];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "directory_groups",
-        columns: groups::COLUMNS,
-        conds,
-        order: plan.order.clone(),
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: plan.count,
-    };
+    let list = plan.list("directory_groups", groups::COLUMNS, tenant_scope(auth.tenant(), true), &opts);
     let page = list.run(&state.dir.store, groups::from_row).await?;
     let items =
         page.items.iter().map(|g| wire::typed("group", wire::select(wire::group(g), &plan.select, &[]))).collect();
@@ -103,18 +76,7 @@ pub async fn list_deleted_applications(
 ) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let plan = opts.plan(&APPLICATION, state.dir.store.dialect())?;
-    let mut conds = vec![deleted_cond(auth.tenant())];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "applications",
-        columns: apps::APP_COLUMNS,
-        conds,
-        order: plan.order.clone(),
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: plan.count,
-    };
+    let list = plan.list("applications", apps::APP_COLUMNS, tenant_scope(auth.tenant(), true), &opts);
     let page = list.run(&state.dir.store, apps::app_from_row).await?;
     let mut items = vec![];
     for a in &page.items {

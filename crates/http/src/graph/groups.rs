@@ -7,9 +7,8 @@ use base64::Engine as _;
 use portico_core::access::Action;
 use portico_core::ids::{ObjectId, TenantId};
 use portico_core::validate;
-use portico_odata::Value as V;
 use portico_store::groups::{self, Group, ObjectKind, Relation};
-use portico_store::list::{Cond, List, Page};
+use portico_store::list::Page;
 use portico_store::schema::GROUP;
 use portico_store::{StoreError, apps, audit as audit_store, users};
 use serde_json::{Map, Value, json};
@@ -17,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Authed;
 use super::body::{Access, JsonBody, Kind, Prop, check, object_id_from_ref, opt_str, p, require, str_list};
 use super::error::{GraphError, GraphResult};
-use super::query::{DEFAULT_TOP, QueryOptions};
+use super::query::{DEFAULT_TOP, QueryOptions, tenant_scope};
 use super::wire;
 use crate::app::AppState;
 use crate::audit::{Actor, Target, diff, entry};
@@ -153,26 +152,11 @@ pub async fn group_collection(
     object_collection(state, opts, tenant, ids.into_iter().map(|i| (i, ObjectKind::Group)).collect()).await
 }
 
-fn tenant_cond(tenant: TenantId) -> Cond {
-    Cond::new("tenant_id = $1 AND deleted_at IS NULL", vec![V::Text(tenant.to_string())])
-}
-
 /// GET /groups
 pub async fn list_groups(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let plan = opts.plan(&GROUP, state.dir.store.dialect())?;
-    let mut conds = vec![tenant_cond(auth.tenant())];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "directory_groups",
-        columns: groups::COLUMNS,
-        conds,
-        order: plan.order.clone(),
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: plan.count,
-    };
+    let list = plan.list("directory_groups", groups::COLUMNS, tenant_scope(auth.tenant(), false), &opts);
     let page = list.run(&state.dir.store, groups::from_row).await?;
     let items = page.items.iter().map(|g| wire::select(wire::group(g), &plan.select, &[])).collect();
     Ok(wire::collection(
@@ -187,24 +171,8 @@ pub async fn list_groups(auth: Authed, State(state): State<AppState>, opts: Quer
 /// GET /groups/$count
 pub async fn count_groups(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
-    if !opts.eventual {
-        return Err(GraphError::bad_request("$count is not currently supported."));
-    }
-    let plan = QueryOptions { count: true, ..opts.clone() }.plan(&GROUP, state.dir.store.dialect())?;
-    let mut conds = vec![tenant_cond(auth.tenant())];
-    conds.extend(plan.conds);
-    let list = List {
-        table: "directory_groups",
-        columns: "id",
-        conds,
-        order: vec![],
-        id_column: "id",
-        top: 1,
-        skiptoken: None,
-        count: true,
-    };
-    let page = list.run(&state.dir.store, |_| Ok(())).await?;
-    Ok(wire::count_text(page.count.unwrap_or(0)))
+    let n = opts.count_only(&state.dir.store, &GROUP, "directory_groups", tenant_scope(auth.tenant(), false)).await?;
+    Ok(wire::count_text(n))
 }
 
 /// GET /groups/{id}

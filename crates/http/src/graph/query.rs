@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use portico_odata::{Dialect, EntitySchema};
-use portico_store::list::Cond;
+use portico_store::list::{Cond, List};
 
 use super::error::GraphError;
 
@@ -51,6 +51,31 @@ pub struct Plan {
     pub count: bool,
     /// Selected properties (empty: the default set).
     pub select: Vec<&'static str>,
+}
+
+/// Rows of the caller's tenant: live ones, or soft-deleted ones for `/directory/deletedItems`.
+pub fn tenant_scope(tenant: portico_core::ids::TenantId, deleted: bool) -> Cond {
+    let sql =
+        if deleted { "tenant_id = $1 AND deleted_at IS NOT NULL" } else { "tenant_id = $1 AND deleted_at IS NULL" };
+    Cond::new(sql, vec![portico_odata::Value::Text(tenant.to_string())])
+}
+
+impl Plan {
+    /// The list query over `table` for this plan, within `scope` (the tenant condition).
+    pub fn list(&self, table: &'static str, columns: &'static str, scope: Cond, opts: &QueryOptions) -> List {
+        let mut conds = vec![scope];
+        conds.extend(self.conds.iter().cloned());
+        List {
+            table,
+            columns,
+            conds,
+            order: self.order.clone(),
+            id_column: "id",
+            top: self.top,
+            skiptoken: opts.skiptoken.clone(),
+            count: self.count,
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryOptions {
@@ -168,6 +193,23 @@ impl QueryOptions {
             None => vec![],
         };
         Ok(Plan { conds, order, top: self.top.unwrap_or(DEFAULT_TOP), count: self.count && self.eventual, select })
+    }
+
+    /// Answers `/$count` of a collection: only with `ConsistencyLevel: eventual`, as Graph.
+    pub async fn count_only(
+        &self,
+        store: &portico_store::Store,
+        schema: &EntitySchema,
+        table: &'static str,
+        scope: Cond,
+    ) -> Result<i64, GraphError> {
+        if !self.eventual {
+            return Err(GraphError::bad_request("$count is not currently supported."));
+        }
+        let plan = QueryOptions { count: true, ..self.clone() }.plan(schema, store.dialect())?;
+        let list =
+            List { top: 1, skiptoken: None, columns: "id", order: vec![], ..plan.list(table, "id", scope, self) };
+        Ok(list.run(store, |_| Ok(())).await?.count.unwrap_or(0))
     }
 
     /// `$select` for a single-entity read.

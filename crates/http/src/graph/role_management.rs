@@ -8,7 +8,7 @@ use portico_core::clock::graph_datetime;
 use portico_core::ids::ObjectId;
 use portico_odata::Value as V;
 use portico_store::groups;
-use portico_store::list::{Cond, List, Page};
+use portico_store::list::{Cond, Page};
 use portico_store::roles::{self, RoleAssignment};
 use portico_store::schema::ROLE_ASSIGNMENT;
 use portico_store::{StoreError, audit as audit_store};
@@ -120,18 +120,8 @@ pub async fn list_role_assignments(
 ) -> GraphResult<Response> {
     auth.require(Action::RolesRead)?;
     let plan = opts.plan(&ROLE_ASSIGNMENT, state.dir.store.dialect())?;
-    let mut conds = vec![Cond::new("tenant_id = $1", vec![V::Text(auth.tenant().to_string())])];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "role_assignments",
-        columns: roles::COLUMNS,
-        conds,
-        order: vec![],
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: plan.count,
-    };
+    let scope = Cond::new("tenant_id = $1", vec![V::Text(auth.tenant().to_string())]);
+    let list = plan.list("role_assignments", roles::COLUMNS, scope, &opts);
     let page = list.run(&state.dir.store, roles::from_row).await?;
     let items = page.items.iter().map(|a| wire::select(assignment(a), &plan.select, &[])).collect();
     Ok(wire::collection(

@@ -6,10 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portico_core::access::{Action, GRAPH_APP_ID};
 use portico_core::ids::{ObjectId, TenantId, parse_guid};
-use portico_odata::Value as V;
 use portico_store::apps::{self, AppRoleAssignment, ServicePrincipal, Side};
 use portico_store::groups::{self, ObjectKind};
-use portico_store::list::{Cond, List, Page};
+use portico_store::list::Page;
 use portico_store::schema::SERVICE_PRINCIPAL;
 use portico_store::{StoreError, audit as audit_store, users};
 use serde_json::{Map, Value, json};
@@ -17,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Authed;
 use super::body::{Access, JsonBody, Kind, Prop, check, opt_str, p, require, str_list};
 use super::error::{GraphError, GraphResult};
-use super::query::QueryOptions;
+use super::query::{QueryOptions, tenant_scope};
 use super::wire;
 use crate::app::AppState;
 use crate::audit::{Actor, Target, diff, entry};
@@ -101,18 +100,7 @@ pub async fn list_service_principals(
 ) -> GraphResult<Response> {
     auth.require(Action::AppsRead)?;
     let plan = opts.plan(&SERVICE_PRINCIPAL, state.dir.store.dialect())?;
-    let mut conds = vec![Cond::new("tenant_id = $1 AND deleted_at IS NULL", vec![V::Text(auth.tenant().to_string())])];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "service_principals",
-        columns: apps::SP_COLUMNS,
-        conds,
-        order: plan.order.clone(),
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: plan.count,
-    };
+    let list = plan.list("service_principals", apps::SP_COLUMNS, tenant_scope(auth.tenant(), false), &opts);
     let page = list.run(&state.dir.store, apps::sp_from_row).await?;
     let mut items = vec![];
     for sp in &page.items {

@@ -7,8 +7,6 @@ use axum::response::{IntoResponse, Response};
 use portico_core::access::{Action, Principal};
 use portico_core::ids::{ObjectId, TenantId};
 use portico_core::{secret, validate};
-use portico_odata::Value as V;
-use portico_store::list::{Cond, List};
 use portico_store::schema::USER;
 use portico_store::users::{self, Deleted, Identity, User};
 use portico_store::{StoreError, audit as audit_store};
@@ -17,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Authed;
 use super::body::{Access, JsonBody, Kind, Prop, check, opt_str, p, require, str_list};
 use super::error::{GraphError, GraphResult};
-use super::query::QueryOptions;
+use super::query::{QueryOptions, tenant_scope};
 use super::wire;
 use crate::app::AppState;
 use crate::audit::{Actor, Target, diff, entry};
@@ -83,26 +81,11 @@ pub async fn find(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<
     found.ok_or_else(|| GraphError::not_found(key))
 }
 
-fn tenant_cond(tenant: TenantId) -> Cond {
-    Cond::new("tenant_id = $1 AND deleted_at IS NULL", vec![V::Text(tenant.to_string())])
-}
-
 /// GET /users
 pub async fn list_users(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     let plan = opts.plan(&USER, state.dir.store.dialect())?;
-    let mut conds = vec![tenant_cond(auth.tenant())];
-    conds.extend(plan.conds.clone());
-    let list = List {
-        table: "users",
-        columns: users::COLUMNS,
-        conds,
-        order: plan.order.clone(),
-        id_column: "id",
-        top: plan.top,
-        skiptoken: opts.skiptoken.clone(),
-        count: plan.count,
-    };
+    let list = plan.list("users", users::COLUMNS, tenant_scope(auth.tenant(), false), &opts);
     let mut page = list.run(&state.dir.store, users::from_row).await?;
     let mut conn = state.conn().await?;
     users::load_collections(&mut conn, &mut page.items).await?;
@@ -114,25 +97,8 @@ pub async fn list_users(auth: Authed, State(state): State<AppState>, opts: Query
 /// GET /users/$count
 pub async fn count_users(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
-    if !opts.eventual {
-        return Err(GraphError::bad_request("$count is not currently supported."));
-    }
-    let counted = QueryOptions { count: true, ..opts.clone() };
-    let plan = counted.plan(&USER, state.dir.store.dialect())?;
-    let mut conds = vec![tenant_cond(auth.tenant())];
-    conds.extend(plan.conds);
-    let list = List {
-        table: "users",
-        columns: "id",
-        conds,
-        order: vec![],
-        id_column: "id",
-        top: 1,
-        skiptoken: None,
-        count: true,
-    };
-    let page = list.run(&state.dir.store, |_| Ok(())).await?;
-    Ok(wire::count_text(page.count.unwrap_or(0)))
+    let n = opts.count_only(&state.dir.store, &USER, "users", tenant_scope(auth.tenant(), false)).await?;
+    Ok(wire::count_text(n))
 }
 
 /// GET /users/{id}

@@ -64,7 +64,13 @@ pub async fn jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> 
     let now = to_millis(state.dir.clock.now());
     // Read from the store, not the server's cache: a rotation made by another server or the CLI
     // is published at once (clients cache the document themselves, per Cache-Control).
-    let rows = portico_store::keys::published(&state.dir.store, tid, now).await.map_err(|e| OAuthError::server(&e))?;
+    let mut rows =
+        portico_store::keys::published(&state.dir.store, tid, now).await.map_err(|e| OAuthError::server(&e))?;
+    if rows.is_empty() {
+        // A tenant gets its first key when first needed; a JWKS is never empty.
+        state.dir.keys.signer(&state.dir.store, tid).await.map_err(|e| OAuthError::server(&e))?;
+        rows = portico_store::keys::published(&state.dir.store, tid, now).await.map_err(|e| OAuthError::server(&e))?;
+    }
     let keys: Vec<portico_core::jws::Jwk> =
         rows.iter().filter_map(|r| serde_json::from_str(&r.public_jwk).ok()).collect();
     let issuer = state.dir.settings.issuer(tid);

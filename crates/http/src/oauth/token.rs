@@ -11,13 +11,12 @@ use portico_core::access::{self, GRAPH_APP_ID, GRAPH_RESOURCE};
 use portico_core::clock::to_millis;
 use portico_core::ids::TenantId;
 use portico_core::secret;
-use portico_store::apps::{self, ServicePrincipal};
+use portico_store::apps;
 use serde_json::{Value, json};
 
 use super::OAuthError;
 use super::discovery::resolve;
 use crate::app::AppState;
-use crate::directory::graph_app_roles;
 
 struct ClientAuth {
     client_id: String,
@@ -90,61 +89,60 @@ fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientA
     Ok(ClientAuth { client_id, secret, basic: false })
 }
 
-/// Finds the resource a `.default` scope names: Microsoft Graph, or an application of the tenant
-/// by appId or identifierUri.
-async fn resource_for(
-    state: &AppState,
-    tenant: TenantId,
-    scope: &str,
-) -> Result<(ServicePrincipal, String, Value), OAuthError> {
-    let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
-    let [one] = scopes.as_slice() else {
-        return Err(OAuthError::new(
-            "invalid_scope",
-            1002012,
-            format!(
-                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-            ),
-        ));
-    };
-    let Some(resource) = one.strip_suffix("/.default") else {
-        return Err(OAuthError::new(
-            "invalid_scope",
-            1002012,
-            format!(
-                "The provided value for scope {one} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-            ),
-        ));
-    };
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| OAuthError::server(&e))?;
-    let not_found = || {
+/// The resource a token is for.
+enum Resource {
+    /// Microsoft Graph: its app roles are the permission catalog.
+    Graph,
+    /// An application of the tenant (a custom API).
+    App(Box<portico_store::apps::Application>),
+}
+
+/// The resource named by a `.default` scope (RFC 6749 §4.4.2 with Entra's `/.default` rule).
+fn scope_resource(scope: &str) -> Result<&str, OAuthError> {
+    let invalid = |s: &str| {
         OAuthError::new(
-            "invalid_resource",
-            500011,
-            format!("The resource principal named {resource} was not found in the tenant named {tenant}."),
+            "invalid_scope",
+            1002012,
+            format!(
+                "The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
         )
     };
+    let scopes: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+    let [one] = scopes.as_slice() else { return Err(invalid(scope)) };
+    one.strip_suffix("/.default").ok_or_else(|| invalid(one))
+}
+
+/// Finds the resource: Microsoft Graph needs no lookup; an application of the tenant is found
+/// by appId or identifierUri. Returns the resource, the client id of its service principal, and
+/// the token audience.
+async fn find_resource(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    resource: &str,
+) -> Result<(Resource, String, String), OAuthError> {
     if resource == GRAPH_RESOURCE
         || resource == format!("{GRAPH_RESOURCE}/")
         || resource.eq_ignore_ascii_case(GRAPH_APP_ID)
     {
-        let sp = apps::get_sp_by_app_id(&mut conn, tenant, GRAPH_APP_ID)
-            .await
-            .map_err(|e| OAuthError::server(&e))?
-            .ok_or_else(not_found)?;
-        return Ok((sp, GRAPH_RESOURCE.to_string(), graph_app_roles()));
+        return Ok((Resource::Graph, GRAPH_APP_ID.to_string(), GRAPH_RESOURCE.to_string()));
     }
     let app = match portico_core::ids::parse_guid(resource) {
-        Some(_) => apps::get_app_by_app_id(&mut conn, tenant, resource).await,
-        None => apps::get_app_by_identifier_uri(&mut conn, tenant, resource).await,
+        Some(_) => apps::get_app_by_app_id(conn, tenant, resource).await,
+        None => apps::get_app_by_identifier_uri(conn, tenant, resource).await,
     }
     .map_err(|e| OAuthError::server(&e))?
-    .ok_or_else(not_found)?;
-    let sp = apps::get_sp_by_app_id(&mut conn, tenant, &app.app_id)
-        .await
-        .map_err(|e| OAuthError::server(&e))?
-        .ok_or_else(not_found)?;
-    Ok((sp, app.app_id.clone(), app.app_roles))
+    .ok_or_else(|| resource_not_found(resource, tenant))?;
+    let app_id = app.app_id.clone();
+    Ok((Resource::App(Box::new(app)), app_id.clone(), app_id))
+}
+
+fn resource_not_found(resource: &str, tenant: TenantId) -> OAuthError {
+    OAuthError::new(
+        "invalid_resource",
+        500011,
+        format!("The resource principal named {resource} was not found in the tenant named {tenant}."),
+    )
 }
 
 /// POST /{tenant}/oauth2/v2.0/token
@@ -177,55 +175,77 @@ pub async fn token(
         ));
     }
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let tid = resolve(&state, &tenant).await?;
-    match field("grant_type") {
-        Some("client_credentials") => {}
-        Some("password") | Some("implicit") => {
-            return Err(OAuthError::new(
-                "unsupported_grant_type",
-                70003,
-                "The grant type is not supported: Portico never offers the password or implicit grants.",
-            ));
+    // A tenant id is checked only when the client is not found in it, saving a round trip on
+    // every grant; a domain must be resolved first.
+    let (tid, tenant_checked) = match TenantId::parse(&tenant) {
+        Some(t) => (t, false),
+        None => (resolve(&state, &tenant).await?, true),
+    };
+    // Validate the request; an unknown tenant is reported before any other problem, as Entra does.
+    let checked = (|| {
+        match field("grant_type") {
+            Some("client_credentials") => {}
+            Some("password") | Some("implicit") => {
+                return Err(OAuthError::new(
+                    "unsupported_grant_type",
+                    70003,
+                    "The grant type is not supported: Portico never offers the password or implicit grants.",
+                ));
+            }
+            Some(other) => {
+                return Err(OAuthError::new(
+                    "unsupported_grant_type",
+                    70003,
+                    format!("The app requested an unsupported grant type '{other}'."),
+                ));
+            }
+            None => {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    900144,
+                    "The request body must contain the following parameter: 'grant_type'.",
+                ));
+            }
         }
-        Some(other) => {
-            return Err(OAuthError::new(
-                "unsupported_grant_type",
-                70003,
-                format!("The app requested an unsupported grant type '{other}'."),
-            ));
-        }
-        None => {
-            return Err(OAuthError::new(
+        let auth = client_auth(&headers, &form)?;
+        let scope = field("scope").ok_or_else(|| {
+            OAuthError::new(
                 "invalid_request",
                 900144,
-                "The request body must contain the following parameter: 'grant_type'.",
-            ));
-        }
-    }
-    let auth = client_auth(&headers, &form)?;
-    let scope = field("scope").ok_or_else(|| {
-        OAuthError::new("invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
-    })?;
+                "The request body must contain the following parameter: 'scope'.",
+            )
+        })?;
 
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| OAuthError::server(&e))?;
-    let bad_client = || {
-        OAuthError::invalid_client(
-            700016,
-            format!("Application with identifier '{}' was not found in the directory '{tid}'.", auth.client_id),
-            auth.basic,
-        )
+        let resource_name = scope_resource(scope)?;
+        Ok::<_, OAuthError>((auth, resource_name))
+    })();
+    let (auth, resource_name) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            if !tenant_checked {
+                resolve(&state, &tenant).await?;
+            }
+            return Err(e);
+        }
     };
-    let app = apps::get_app_by_app_id(&mut conn, tid, &auth.client_id).await.map_err(|e| OAuthError::server(&e))?;
-    let Some(app) = app else {
+    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| OAuthError::server(&e))?;
+    let client = apps::client_for_token(&mut conn, tid, &auth.client_id).await.map_err(|e| OAuthError::server(&e))?;
+    let Some(client) = client else {
+        if !tenant_checked {
+            resolve(&state, &tenant).await?;
+        }
         // Same work as a real check, so timing does not reveal which client ids exist.
         let _ = secret::secret_matches(&auth.secret, "0000000000000000000000000000000000000000000");
         metrics::counter!("portico_token_requests_total", "result" => "invalid_client").increment(1);
-        return Err(bad_client());
+        return Err(OAuthError::invalid_client(
+            700016,
+            format!("Application with identifier '{}' was not found in the directory '{tid}'.", auth.client_id),
+            auth.basic,
+        ));
     };
     let now = state.dir.clock.now();
     let now_ms = to_millis(now);
-    let creds = apps::passwords(&mut conn, tid, app.id).await.map_err(|e| OAuthError::server(&e))?;
-    let matched = creds.iter().find(|c| secret::secret_matches(&auth.secret, &c.secret_digest));
+    let matched = client.secrets.iter().find(|(digest, _, _)| secret::secret_matches(&auth.secret, digest));
     match matched {
         None => {
             metrics::counter!("portico_token_requests_total", "result" => "invalid_client").increment(1);
@@ -235,57 +255,59 @@ pub async fn token(
                 auth.basic,
             ));
         }
-        Some(c) if c.end_at <= now_ms => {
+        Some((_, _, end)) if *end <= now_ms => {
             return Err(OAuthError::invalid_client(
                 7000222,
-                format!("The provided client secret keys for app '{}' are expired.", app.app_id),
+                format!("The provided client secret keys for app '{}' are expired.", client.app_id),
                 auth.basic,
             ));
         }
-        Some(c) if c.start_at > now_ms + 300_000 => {
+        Some((_, start, _)) if *start > now_ms + 300_000 => {
             return Err(OAuthError::invalid_client(7000215, "The client secret is not valid yet.", auth.basic));
         }
         Some(_) => {}
     }
-    let client_sp = apps::get_sp_by_app_id(&mut conn, tid, &app.app_id)
-        .await
-        .map_err(|e| OAuthError::server(&e))?
-        .ok_or_else(|| {
-            OAuthError::new(
-                "invalid_client",
-                7000229,
-                format!("The client application {} is missing service principal in the tenant {tid}.", app.app_id),
-            )
-        })?;
-    if !client_sp.account_enabled {
+    let Some((client_sp, enabled)) = client.service_principal else {
+        return Err(OAuthError::new(
+            "invalid_client",
+            7000229,
+            format!("The client application {} is missing service principal in the tenant {tid}.", client.app_id),
+        ));
+    };
+    if !enabled {
         return Err(OAuthError::new(
             "unauthorized_client",
             7000112,
-            format!("Application '{}'({}) is disabled.", app.app_id, app.display_name),
+            format!("Application '{}'({}) is disabled.", client.app_id, client.display_name),
         ));
     }
+    let (resource, resource_app_id, audience) = find_resource(&mut conn, tid, resource_name).await?;
+    let (resource_sp, granted) = apps::resource_with_grants(&mut conn, tid, &resource_app_id, client_sp)
+        .await
+        .map_err(|e| OAuthError::server(&e))?
+        .ok_or_else(|| resource_not_found(resource_name, tid))?;
     drop(conn);
-    let (resource_sp, audience, resource_roles) = resource_for(&state, tid, scope).await?;
     if !resource_sp.account_enabled {
         return Err(OAuthError::new("invalid_resource", 7000112, "The resource application is disabled."));
     }
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| OAuthError::server(&e))?;
-    let granted =
-        apps::granted_roles(&mut conn, tid, client_sp.id, resource_sp.id).await.map_err(|e| OAuthError::server(&e))?;
-    drop(conn);
-    let roles: Vec<String> = granted
-        .iter()
-        .filter_map(|id| {
-            resource_roles.as_array().and_then(|a| {
-                a.iter()
-                    .find(|r| {
-                        r.get("id").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(id))
-                            && r.get("isEnabled").and_then(Value::as_bool).unwrap_or(true)
-                    })
-                    .and_then(|r| r.get("value").and_then(Value::as_str).map(str::to_owned))
+    let roles: Vec<String> = match &resource {
+        Resource::Graph => {
+            granted.iter().filter_map(|id| access::permission_by_id(id).map(|p| p.name.to_string())).collect()
+        }
+        Resource::App(app) => granted
+            .iter()
+            .filter_map(|id| {
+                app.app_roles.as_array().and_then(|a| {
+                    a.iter()
+                        .find(|r| {
+                            r.get("id").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(id))
+                                && r.get("isEnabled").and_then(Value::as_bool).unwrap_or(true)
+                        })
+                        .and_then(|r| r.get("value").and_then(Value::as_str).map(str::to_owned))
+                })
             })
-        })
-        .collect();
+            .collect(),
+    };
     if resource_sp.app_role_assignment_required && roles.is_empty() {
         return Err(OAuthError::new(
             "invalid_grant",
@@ -301,15 +323,15 @@ pub async fn token(
         "iat": iat,
         "nbf": iat,
         "exp": iat + lifetime,
-        "app_displayname": app.display_name,
-        "appid": app.app_id,
+        "app_displayname": client.display_name,
+        "appid": client.app_id,
         "appidacr": "1",
-        "azp": app.app_id,
+        "azp": client.app_id,
         "azpacr": "1",
         "idp": state.dir.settings.issuer(tid),
         "idtyp": "app",
-        "oid": client_sp.id.to_string(),
-        "sub": client_sp.id.to_string(),
+        "oid": client_sp.to_string(),
+        "sub": client_sp.to_string(),
         "tid": tid.to_string(),
         "uti": secret::random_token(16),
         "ver": "2.0",
@@ -325,6 +347,5 @@ pub async fn token(
     let mut r = Json(body).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    let _ = access::GRAPH_PERMISSIONS;
     Ok(r)
 }

@@ -528,3 +528,26 @@ api_test!(disabled_or_deleted_clients_get_no_tokens, |app| {
     let r = client_credentials(&app, app.tenant, &id2, &secret2, GRAPH_SCOPE).await;
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "removed secret");
 });
+
+api_test!(a_new_tenant_gets_its_first_signing_key_on_first_use_and_keeps_it, |app| {
+    let t = app.state.dir.create_tenant("Lazy", None, &portico_http::audit::Actor::CommandLine).await.expect("tenant");
+    let now = portico_core::clock::to_millis(time::OffsetDateTime::now_utc());
+    assert!(
+        portico_store::keys::published(&app.state.dir.store, t.id, now).await.unwrap().is_empty(),
+        "creating a tenant makes no key"
+    );
+    let r = app.raw(app.http.get(format!("{}/{}/discovery/v2.0/keys", app.base, t.id))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let keys = r.body["keys"].as_array().expect("keys").clone();
+    assert_eq!(keys.len(), 1, "the JWKS is never empty: {}", r.text);
+    // The next request publishes the same key, and tokens are signed with it.
+    let again = app.raw(app.http.get(format!("{}/{}/discovery/v2.0/keys", app.base, t.id))).await;
+    assert_eq!(again.body["keys"], serde_json::Value::Array(keys.clone()));
+    let token = app.token_with(t.id, &["User.Read.All".to_string()]).await;
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], keys[0]["kid"]);
+});
