@@ -108,11 +108,13 @@ pub async fn run(dir: &Directory, cmd: SeedCommand, json: bool) -> anyhow::Resul
                 if (i + 1) % 1000 == 0 {
                     let ms = last.elapsed().as_secs_f64() * 1000.0 / 1000.0;
                     batches.push(json!({"upTo": before as u64 + i + 1, "msPerTenant": ms}));
-                    pb.suspend(|| println!(
-                        "tenants {}..{}: {ms:.2} ms per tenant",
-                        before as u64 + i + 1 - 1000,
-                        before as u64 + i + 1
-                    ));
+                    pb.suspend(|| {
+                        println!(
+                            "tenants {}..{}: {ms:.2} ms per tenant",
+                            before as u64 + i + 1 - 1000,
+                            before as u64 + i + 1
+                        )
+                    });
                     last = Instant::now();
                 }
             }

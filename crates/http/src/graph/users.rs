@@ -434,6 +434,36 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Which groups of a user to list.
+#[derive(Debug, Clone, Copy)]
+enum UserGroups {
+    MemberOf,
+    TransitiveMemberOf,
+    Owned,
+}
+
+async fn groups_of_user(
+    auth: Authed,
+    state: AppState,
+    key: String,
+    opts: QueryOptions,
+    which: UserGroups,
+) -> GraphResult<Response> {
+    auth.require(Action::UsersRead)?;
+    auth.require(Action::GroupsRead)?;
+    let u = find(&state, auth.tenant(), &key).await?;
+    let mut conn = state.conn().await?;
+    let ids = match which {
+        UserGroups::MemberOf => portico_store::groups::member_of(&mut conn, auth.tenant(), u.id).await?,
+        UserGroups::TransitiveMemberOf => {
+            portico_store::groups::transitive_member_of(&mut conn, auth.tenant(), u.id).await?
+        }
+        UserGroups::Owned => portico_store::groups::owned_groups(&mut conn, auth.tenant(), u.id).await?,
+    };
+    drop(conn);
+    super::groups::group_collection(&state, &opts, auth.tenant(), ids).await
+}
+
 /// GET /users/{id}/memberOf
 pub async fn user_member_of(
     auth: Authed,
@@ -441,12 +471,7 @@ pub async fn user_member_of(
     Path(key): Path<String>,
     opts: QueryOptions,
 ) -> GraphResult<Response> {
-    auth.require(Action::UsersRead)?;
-    auth.require(Action::GroupsRead)?;
-    let u = find(&state, auth.tenant(), &key).await?;
-    let mut conn = state.conn().await?;
-    let ids = portico_store::groups::member_of(&mut conn, auth.tenant(), u.id).await?;
-    super::groups::group_collection(&state, &opts, auth.tenant(), ids).await
+    groups_of_user(auth, state, key, opts, UserGroups::MemberOf).await
 }
 
 /// GET /users/{id}/transitiveMemberOf
@@ -456,12 +481,7 @@ pub async fn user_transitive_member_of(
     Path(key): Path<String>,
     opts: QueryOptions,
 ) -> GraphResult<Response> {
-    auth.require(Action::UsersRead)?;
-    auth.require(Action::GroupsRead)?;
-    let u = find(&state, auth.tenant(), &key).await?;
-    let mut conn = state.conn().await?;
-    let ids = portico_store::groups::transitive_member_of(&mut conn, auth.tenant(), u.id).await?;
-    super::groups::group_collection(&state, &opts, auth.tenant(), ids).await
+    groups_of_user(auth, state, key, opts, UserGroups::TransitiveMemberOf).await
 }
 
 /// GET /users/{id}/ownedObjects (groups the user owns)
@@ -471,10 +491,5 @@ pub async fn user_owned_objects(
     Path(key): Path<String>,
     opts: QueryOptions,
 ) -> GraphResult<Response> {
-    auth.require(Action::UsersRead)?;
-    auth.require(Action::GroupsRead)?;
-    let u = find(&state, auth.tenant(), &key).await?;
-    let mut conn = state.conn().await?;
-    let ids = portico_store::groups::owned_groups(&mut conn, auth.tenant(), u.id).await?;
-    super::groups::group_collection(&state, &opts, auth.tenant(), ids).await
+    groups_of_user(auth, state, key, opts, UserGroups::Owned).await
 }
