@@ -640,3 +640,38 @@ pub async fn resource_with_grants(
     }
     Ok(Some((sp, granted)))
 }
+
+/// The client secrets of many applications with one query, grouped by application.
+pub async fn passwords_of(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    apps: &[ObjectId],
+) -> Result<std::collections::HashMap<ObjectId, Vec<PasswordCredential>>, StoreError> {
+    let mut out: std::collections::HashMap<ObjectId, Vec<PasswordCredential>> = std::collections::HashMap::new();
+    if apps.is_empty() {
+        return Ok(out);
+    }
+    let ph: Vec<String> = (2..apps.len() + 2).map(|i| format!("${i}")).collect();
+    let q = format!(
+        "SELECT * FROM password_credentials WHERE tenant_id = $1 AND application_id IN ({}) ORDER BY start_at, key_id",
+        ph.join(", ")
+    );
+    let mut query = crate::db::dynamic(q).bind(tenant.to_string());
+    for a in apps {
+        query = query.bind(a.to_string());
+    }
+    for r in query.fetch_all(conn).await? {
+        let p = PasswordCredential {
+            key_id: oid(&r, "key_id")?,
+            application_id: oid(&r, "application_id")?,
+            tenant_id: tid(&r)?,
+            display_name: opt_str(&r, "display_name")?,
+            hint: r.try_get("hint")?,
+            secret_digest: r.try_get("secret_digest")?,
+            start_at: r.try_get("start_at")?,
+            end_at: r.try_get("end_at")?,
+        };
+        out.entry(p.application_id).or_default().push(p);
+    }
+    Ok(out)
+}

@@ -104,6 +104,7 @@ contract! {
         a_soft_deleted_service_principal_is_found_by_client_id_and_restored,
         the_token_lookup_reads_client_service_principal_and_secrets_together,
         has_active_sees_only_the_tenants_active_key,
+        passwords_of_groups_secrets_by_application_within_the_tenant,
         the_resource_lookup_returns_only_the_principals_own_grants,
         app_role_assignments_are_listed_by_side_and_duplicates_conflict,
         // roles, keys, audit
@@ -1870,4 +1871,22 @@ async fn has_active_sees_only_the_tenants_active_key(store: Store) {
     assert!(!portico_store::keys::has_active(&mut c, other).await.unwrap());
     portico_store::keys::retire_active(&mut c, t, 2, 3).await.unwrap();
     assert!(!portico_store::keys::has_active(&mut c, t).await.unwrap());
+}
+
+async fn passwords_of_groups_secrets_by_application_within_the_tenant(store: Store) {
+    let t = common::add_tenant(&store, "Contoso").await;
+    let other = common::add_tenant(&store, "Fabrikam").await;
+    let (a, _) = common::add_app(&store, t, "a").await;
+    let (b, _) = common::add_app(&store, t, "b").await;
+    let (c_app, _) = common::add_app(&store, t, "no secrets").await;
+    let mut c = common::conn(&store).await;
+    for (app, start) in [(&a, 1), (&a, 2), (&b, 3)] {
+        portico_store::apps::insert_password(&mut c, &common::password(app, start)).await.unwrap();
+    }
+    let map = portico_store::apps::passwords_of(&mut c, t, &[a.id, b.id, c_app.id]).await.unwrap();
+    assert_eq!(map.get(&a.id).map(Vec::len), Some(2));
+    assert_eq!(map.get(&b.id).map(Vec::len), Some(1));
+    assert!(!map.contains_key(&c_app.id));
+    assert!(portico_store::apps::passwords_of(&mut c, other, &[a.id, b.id]).await.unwrap().is_empty());
+    assert!(portico_store::apps::passwords_of(&mut c, t, &[]).await.unwrap().is_empty());
 }

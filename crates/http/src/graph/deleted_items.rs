@@ -78,13 +78,11 @@ pub async fn list_deleted_applications(
     let plan = opts.plan(&APPLICATION, state.dir.store.dialect())?;
     let list = plan.list("applications", apps::APP_COLUMNS, tenant_scope(auth.tenant(), true), &opts);
     let page = list.run(&state.dir.store, apps::app_from_row).await?;
-    let mut items = vec![];
-    for a in &page.items {
-        items.push(wire::typed(
-            "application",
-            wire::select(super::applications::render(&state, a).await?, &plan.select, &[]),
-        ));
-    }
+    let items = super::applications::render_many(&state, auth.tenant(), &page.items)
+        .await?
+        .into_iter()
+        .map(|v| wire::typed("application", wire::select(v, &plan.select, &[])))
+        .collect();
     Ok(wire::collection(
         &state.dir.settings.public_url,
         &opts,
