@@ -523,6 +523,35 @@ pub async fn list_transitive_members(
     object_collection(&state, &opts, auth.tenant(), all).await
 }
 
+/// Which groups of a directory object to list.
+#[derive(Debug, Clone, Copy)]
+pub enum GroupsOf {
+    /// `memberOf`: direct memberships.
+    Direct,
+    /// `transitiveMemberOf`: memberships through nesting too.
+    Transitive,
+    /// `ownedObjects`: groups the object owns.
+    Owned,
+}
+
+/// Lists groups of an object of the tenant (already looked up by the caller).
+pub async fn groups_of(
+    state: &AppState,
+    opts: &QueryOptions,
+    tenant: TenantId,
+    object: ObjectId,
+    which: GroupsOf,
+) -> GraphResult<Response> {
+    let mut conn = state.conn().await?;
+    let ids = match which {
+        GroupsOf::Direct => groups::member_of(&mut conn, tenant, object).await?,
+        GroupsOf::Transitive => groups::transitive_member_of(&mut conn, tenant, object).await?,
+        GroupsOf::Owned => groups::owned_groups(&mut conn, tenant, object).await?,
+    };
+    drop(conn);
+    group_collection(state, opts, tenant, ids).await
+}
+
 /// GET /groups/{id}/memberOf
 pub async fn group_member_of(
     auth: Authed,
@@ -532,10 +561,7 @@ pub async fn group_member_of(
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let g = find(&state, auth.tenant(), &key).await?;
-    let mut conn = state.conn().await?;
-    let ids = groups::member_of(&mut conn, auth.tenant(), g.id).await?;
-    drop(conn);
-    group_collection(&state, &opts, auth.tenant(), ids).await
+    groups_of(&state, &opts, auth.tenant(), g.id, GroupsOf::Direct).await
 }
 
 /// GET /groups/{id}/transitiveMemberOf
@@ -547,10 +573,7 @@ pub async fn group_transitive_member_of(
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let g = find(&state, auth.tenant(), &key).await?;
-    let mut conn = state.conn().await?;
-    let ids = groups::transitive_member_of(&mut conn, auth.tenant(), g.id).await?;
-    drop(conn);
-    group_collection(&state, &opts, auth.tenant(), ids).await
+    groups_of(&state, &opts, auth.tenant(), g.id, GroupsOf::Transitive).await
 }
 
 async fn add_ref(

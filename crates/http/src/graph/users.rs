@@ -434,34 +434,17 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Which groups of a user to list.
-#[derive(Debug, Clone, Copy)]
-enum UserGroups {
-    MemberOf,
-    TransitiveMemberOf,
-    Owned,
-}
-
 async fn groups_of_user(
     auth: Authed,
     state: AppState,
     key: String,
     opts: QueryOptions,
-    which: UserGroups,
+    which: super::groups::GroupsOf,
 ) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     auth.require(Action::GroupsRead)?;
     let u = find(&state, auth.tenant(), &key).await?;
-    let mut conn = state.conn().await?;
-    let ids = match which {
-        UserGroups::MemberOf => portico_store::groups::member_of(&mut conn, auth.tenant(), u.id).await?,
-        UserGroups::TransitiveMemberOf => {
-            portico_store::groups::transitive_member_of(&mut conn, auth.tenant(), u.id).await?
-        }
-        UserGroups::Owned => portico_store::groups::owned_groups(&mut conn, auth.tenant(), u.id).await?,
-    };
-    drop(conn);
-    super::groups::group_collection(&state, &opts, auth.tenant(), ids).await
+    super::groups::groups_of(&state, &opts, auth.tenant(), u.id, which).await
 }
 
 /// GET /users/{id}/memberOf
@@ -471,7 +454,7 @@ pub async fn user_member_of(
     Path(key): Path<String>,
     opts: QueryOptions,
 ) -> GraphResult<Response> {
-    groups_of_user(auth, state, key, opts, UserGroups::MemberOf).await
+    groups_of_user(auth, state, key, opts, super::groups::GroupsOf::Direct).await
 }
 
 /// GET /users/{id}/transitiveMemberOf
@@ -481,7 +464,7 @@ pub async fn user_transitive_member_of(
     Path(key): Path<String>,
     opts: QueryOptions,
 ) -> GraphResult<Response> {
-    groups_of_user(auth, state, key, opts, UserGroups::TransitiveMemberOf).await
+    groups_of_user(auth, state, key, opts, super::groups::GroupsOf::Transitive).await
 }
 
 /// GET /users/{id}/ownedObjects (groups the user owns)
@@ -491,5 +474,5 @@ pub async fn user_owned_objects(
     Path(key): Path<String>,
     opts: QueryOptions,
 ) -> GraphResult<Response> {
-    groups_of_user(auth, state, key, opts, UserGroups::Owned).await
+    groups_of_user(auth, state, key, opts, super::groups::GroupsOf::Owned).await
 }
