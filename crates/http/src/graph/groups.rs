@@ -523,6 +523,60 @@ pub async fn list_transitive_members(
     object_collection(&state, &opts, auth.tenant(), all).await
 }
 
+/// The member type an OData cast segment names (`microsoft.graph.user`, or Graph's short
+/// `graph.user` alias that Microsoft's SDKs send).
+fn cast_kind(cast: &str) -> GraphResult<ObjectKind> {
+    let name = cast.strip_prefix("microsoft.").unwrap_or(cast);
+    match name {
+        "graph.user" => Ok(ObjectKind::User),
+        "graph.group" => Ok(ObjectKind::Group),
+        "graph.servicePrincipal" => Ok(ObjectKind::ServicePrincipal),
+        _ => Err(GraphError::unsupported(format!(
+            "The type cast '{cast}' is not supported here; use microsoft.graph.user, microsoft.graph.group or microsoft.graph.servicePrincipal."
+        ))),
+    }
+}
+
+/// GET /groups/{id}/members/{cast}: direct members of one type.
+pub async fn list_members_cast(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path((key, cast)): Path<(String, String)>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
+    auth.require(Action::GroupsRead)?;
+    let kind = cast_kind(&cast)?;
+    let g = find(&state, auth.tenant(), &key).await?;
+    let mut conn = state.conn().await?;
+    let mut links = groups::links(&mut conn, Relation::Members, g.id).await?;
+    drop(conn);
+    links.retain(|(_, k)| *k == kind);
+    object_collection(&state, &opts, auth.tenant(), links).await
+}
+
+/// GET /groups/{id}/transitiveMembers/{cast}: members of one type, nesting included. As in
+/// Graph, a cast on a transitive list is an advanced query.
+pub async fn list_transitive_members_cast(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path((key, cast)): Path<(String, String)>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
+    auth.require(Action::GroupsRead)?;
+    let kind = cast_kind(&cast)?;
+    if !opts.advanced_allowed() {
+        return Err(GraphError::unsupported(
+            "A type cast on transitiveMembers needs the 'ConsistencyLevel: eventual' header and $count=true.",
+        ));
+    }
+    let g = find(&state, auth.tenant(), &key).await?;
+    let mut conn = state.conn().await?;
+    let mut all = groups::transitive_members(&mut conn, g.id).await?;
+    drop(conn);
+    all.retain(|(_, k)| *k == kind);
+    object_collection(&state, &opts, auth.tenant(), all).await
+}
+
 /// Which groups of a directory object to list.
 #[derive(Debug, Clone, Copy)]
 pub enum GroupsOf {

@@ -98,6 +98,13 @@ pub fn routes() -> Vec<Route> {
             "Remove a member",
             groups::remove_member
         ),
+        r!(
+            get,
+            "/groups/{id}/members/{cast}",
+            Some(GroupsRead),
+            "Direct members of one type (OData cast, e.g. microsoft.graph.user)",
+            groups::list_members_cast
+        ),
         r!(get, "/groups/{id}/owners", Some(GroupsRead), "Owners", groups::list_owners),
         r!(post, "/groups/{id}/owners/$ref", Some(GroupMembersWrite), "Add an owner", groups::add_owner),
         r!(
@@ -113,6 +120,13 @@ pub fn routes() -> Vec<Route> {
             Some(GroupsRead),
             "Members, nesting included",
             groups::list_transitive_members
+        ),
+        r!(
+            get,
+            "/groups/{id}/transitiveMembers/{cast}",
+            Some(GroupsRead),
+            "Members of one type, nesting included (advanced query)",
+            groups::list_transitive_members_cast
         ),
         r!(get, "/groups/{id}/memberOf", Some(GroupsRead), "Groups this group is a member of", groups::group_member_of),
         r!(

@@ -800,3 +800,40 @@ api_test!(membership_writes_need_a_membership_permission, |app| {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 });
+
+api_test!(a_type_cast_on_members_lists_only_that_type_under_both_namespace_spellings, |app| {
+    let g = app.create_group("Mixed").await;
+    let inner = app.create_group("Inner").await;
+    let u = app.create_user("mix", "Mixed User").await;
+    let deep = app.create_user("deep", "Deep User").await;
+    add(&app, "members", &id_of(&g), &id_of(&u)).await;
+    add(&app, "members", &id_of(&g), &id_of(&inner)).await;
+    add(&app, "members", &id_of(&inner), &id_of(&deep)).await;
+    for cast in ["microsoft.graph.user", "graph.user"] {
+        let r = app.get(&format!("/v1.0/groups/{}/members/{cast}", id_of(&g))).await;
+        assert_eq!(r.status, StatusCode::OK, "{cast}: {}", r.text);
+        let items = r.body["value"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{cast}: {}", r.text);
+        assert_eq!(items[0]["id"], u["id"]);
+        assert_eq!(items[0]["@odata.type"], json!("#microsoft.graph.user"));
+    }
+    assert_eq!(
+        ids_at(&app, &format!("/v1.0/groups/{}/members/microsoft.graph.group", id_of(&g))).await,
+        set(&[&id_of(&inner)])
+    );
+    let bad = app.get(&format!("/v1.0/groups/{}/members/microsoft.graph.device", id_of(&g))).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert_eq!(bad.code(), "Request_UnsupportedQuery");
+    // On a transitive list the cast is an advanced query, as in Graph.
+    let plain = app.get(&format!("/v1.0/groups/{}/transitiveMembers/microsoft.graph.user", id_of(&g))).await;
+    assert_eq!(plain.status, StatusCode::BAD_REQUEST, "{}", plain.text);
+    assert_eq!(plain.code(), "Request_UnsupportedQuery");
+    let adv = app
+        .get_eventual(&format!("/v1.0/groups/{}/transitiveMembers/microsoft.graph.user?$count=true", id_of(&g)))
+        .await;
+    assert_eq!(adv.status, StatusCode::OK, "{}", adv.text);
+    let ids: BTreeSet<String> =
+        adv.body["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, set(&[&id_of(&u), &id_of(&deep)]));
+    assert_eq!(adv.body["@odata.count"], json!(2));
+});

@@ -258,6 +258,7 @@ fn param_values(first: &str, param: &str, prev: &str, o: &Objects) -> Option<Vec
         ("groups", "id", _) => v(&[&o.group]),
         ("groups", "memberId", "members") => v(&[&o.user]),
         ("groups", "ownerId", "owners") => v(&[&o.owner]),
+        ("groups", "cast", "members" | "transitiveMembers") => v(&["microsoft.graph.user", "graph.group"]),
         ("groups", "assignmentId", "appRoleAssignments") => v(&[&o.group_assignment]),
         ("applications", "id", _) => v(&[&o.app]),
         ("servicePrincipals", "id", _) => v(&[&o.sp, &o.client_sp]),
@@ -496,7 +497,7 @@ api_test!(every_path_parameter_has_a_substitution_rule, |app| {
         for seg in route.path.split('/') {
             if let Some(p) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 assert!(
-                    ["id", "memberId", "ownerId", "assignmentId"].contains(&p),
+                    ["id", "memberId", "ownerId", "assignmentId", "cast"].contains(&p),
                     "route {} {} has path parameter {{{p}}} that the isolation test does not know",
                     route.method,
                     route.path
@@ -509,7 +510,7 @@ api_test!(every_path_parameter_has_a_substitution_rule, |app| {
         // Every write route has a body rule (body_for panics otherwise).
         let _ = body_for(route.method, route.path, &a, &a);
     }
-    for p in ["id", "memberId", "ownerId", "assignmentId"] {
+    for p in ["id", "memberId", "ownerId", "assignmentId", "cast"] {
         assert!(seen.iter().any(|s| s == p), "no route uses {{{p}}} any more: drop its rule");
     }
 });
