@@ -181,6 +181,18 @@ def test_list_group_members(base, access_token, fixture_objects):
     assert page.value[0].display_name == f"{PREFIX} User 1"
 
 
+def test_list_group_members_cast_to_users(base, access_token, fixture_objects):
+    u1, _, g = fixture_objects
+
+    async def users_only(client):
+        # The SDK sends GET /groups/{id}/members/graph.user for this builder.
+        return await client.groups.by_group_id(g.id).members.graph_user.get()
+
+    page = run(base, access_token, users_only)
+    assert [m.id for m in page.value] == [u1.id]
+    assert isinstance(page.value[0], User)
+
+
 def test_list_group_members_count(base, access_token, fixture_objects):
     _, _, g = fixture_objects
 
