@@ -675,3 +675,30 @@ pub async fn passwords_of(
     }
     Ok(out)
 }
+
+/// Live applications of a tenant by object id, with one query (missing ones absent).
+pub async fn get_apps(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    ids: &[ObjectId],
+) -> Result<std::collections::HashMap<ObjectId, Application>, StoreError> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let ph: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let q = format!(
+        "SELECT {APP_COLUMNS} FROM applications WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
+        ph.join(", ")
+    );
+    let mut query = crate::db::dynamic(q).bind(tenant.to_string());
+    for id in ids {
+        query = query.bind(id.to_string());
+    }
+    let rows = query.fetch_all(conn).await?;
+    let mut out = std::collections::HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let a = app_from_row(r)?;
+        out.insert(a.id, a);
+    }
+    Ok(out)
+}

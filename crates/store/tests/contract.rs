@@ -105,6 +105,7 @@ contract! {
         the_token_lookup_reads_client_service_principal_and_secrets_together,
         has_active_sees_only_the_tenants_active_key,
         passwords_of_groups_secrets_by_application_within_the_tenant,
+        get_apps_reads_live_applications_of_the_tenant_only,
         the_resource_lookup_returns_only_the_principals_own_grants,
         app_role_assignments_are_listed_by_side_and_duplicates_conflict,
         // roles, keys, audit
@@ -1889,4 +1890,19 @@ async fn passwords_of_groups_secrets_by_application_within_the_tenant(store: Sto
     assert!(!map.contains_key(&c_app.id));
     assert!(portico_store::apps::passwords_of(&mut c, other, &[a.id, b.id]).await.unwrap().is_empty());
     assert!(portico_store::apps::passwords_of(&mut c, t, &[]).await.unwrap().is_empty());
+}
+
+async fn get_apps_reads_live_applications_of_the_tenant_only(store: Store) {
+    let t = common::add_tenant(&store, "Contoso").await;
+    let other = common::add_tenant(&store, "Fabrikam").await;
+    let (a, _) = common::add_app(&store, t, "a").await;
+    let (mut b, _) = common::add_app(&store, t, "b").await;
+    let (foreign, _) = common::add_app(&store, other, "f").await;
+    let mut c = common::conn(&store).await;
+    b.deleted_at = Some(5);
+    portico_store::apps::update_app(&mut c, &b).await.unwrap();
+    let map = portico_store::apps::get_apps(&mut c, t, &[a.id, b.id, foreign.id]).await.unwrap();
+    assert_eq!(map.len(), 1);
+    assert_eq!(map.get(&a.id).map(|x| x.display_name.as_str()), Some("a"));
+    assert!(portico_store::apps::get_apps(&mut c, t, &[]).await.unwrap().is_empty());
 }

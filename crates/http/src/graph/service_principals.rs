@@ -1,12 +1,14 @@
 //! `/servicePrincipals`, and app role assignments: `appRoleAssignedTo` on a resource, and
 //! `appRoleAssignments` held by a service principal, user or group.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portico_core::access::{Action, GRAPH_APP_ID};
 use portico_core::ids::{ObjectId, TenantId, parse_guid};
-use portico_store::apps::{self, AppRoleAssignment, ServicePrincipal, Side};
+use portico_store::apps::{self, AppRoleAssignment, Application, ServicePrincipal, Side};
 use portico_store::groups::{self, ObjectKind};
 use portico_store::list::Page;
 use portico_store::schema::SERVICE_PRINCIPAL;
@@ -66,14 +68,20 @@ pub async fn find(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<
     apps::get_sp(&mut conn, tenant, id).await?.ok_or_else(|| GraphError::not_found(key))
 }
 
-/// The app roles a service principal exposes (its application's, or Graph's permissions).
+/// The app roles a service principal exposes (its application's, or Graph's permissions) and
+/// its reply URLs.
 pub async fn app_roles_of(state: &AppState, sp: &ServicePrincipal) -> GraphResult<(Value, Vec<String>)> {
-    if sp.app_id == GRAPH_APP_ID && sp.application_id.is_none() {
-        return Ok((graph_app_roles(), vec![]));
-    }
-    let Some(app_id) = sp.application_id else { return Ok((json!([]), vec![])) };
     let mut conn = state.conn().await?;
-    match apps::get_app(&mut conn, sp.tenant_id, app_id, false).await? {
+    let ids: Vec<ObjectId> = sp.application_id.into_iter().collect();
+    let apps_by_id = apps::get_apps(&mut conn, sp.tenant_id, &ids).await?;
+    Ok(roles_and_replies(sp, &apps_by_id))
+}
+
+fn roles_and_replies(sp: &ServicePrincipal, apps_by_id: &HashMap<ObjectId, Application>) -> (Value, Vec<String>) {
+    if sp.app_id == GRAPH_APP_ID && sp.application_id.is_none() {
+        return (graph_app_roles(), vec![]);
+    }
+    match sp.application_id.and_then(|id| apps_by_id.get(&id)) {
         Some(a) => {
             let replies = a
                 .web
@@ -81,15 +89,29 @@ pub async fn app_roles_of(state: &AppState, sp: &ServicePrincipal) -> GraphResul
                 .and_then(Value::as_array)
                 .map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default();
-            Ok((a.app_roles, replies))
+            (a.app_roles.clone(), replies)
         }
-        None => Ok((json!([]), vec![])),
+        None => (json!([]), vec![]),
     }
 }
 
 async fn render(state: &AppState, sp: &ServicePrincipal) -> GraphResult<Value> {
     let (roles, replies) = app_roles_of(state, sp).await?;
     Ok(wire::service_principal(sp, &roles, &replies))
+}
+
+/// Renders a page of service principals with one query for their applications in all.
+async fn render_many(state: &AppState, tenant: TenantId, list: &[ServicePrincipal]) -> GraphResult<Vec<Value>> {
+    let ids: Vec<ObjectId> = list.iter().filter_map(|sp| sp.application_id).collect();
+    let mut conn = state.conn().await?;
+    let apps_by_id = apps::get_apps(&mut conn, tenant, &ids).await?;
+    Ok(list
+        .iter()
+        .map(|sp| {
+            let (roles, replies) = roles_and_replies(sp, &apps_by_id);
+            wire::service_principal(sp, &roles, &replies)
+        })
+        .collect())
 }
 
 /// GET /servicePrincipals
@@ -102,10 +124,11 @@ pub async fn list_service_principals(
     let plan = opts.plan(&SERVICE_PRINCIPAL, state.dir.store.dialect())?;
     let list = plan.list("service_principals", apps::SP_COLUMNS, tenant_scope(auth.tenant(), false), &opts);
     let page = list.run(&state.dir.store, apps::sp_from_row).await?;
-    let mut items = vec![];
-    for sp in &page.items {
-        items.push(wire::select(render(&state, sp).await?, &plan.select, &[]));
-    }
+    let items = render_many(&state, auth.tenant(), &page.items)
+        .await?
+        .into_iter()
+        .map(|v| wire::select(v, &plan.select, &[]))
+        .collect();
     Ok(wire::collection(
         &state.dir.settings.public_url,
         &opts,
