@@ -167,48 +167,10 @@ fn bind_insert(q: AnyQuery, u: &User) -> AnyQuery {
 
 /// Inserts a user with its collections.
 pub async fn insert(conn: &mut AnyConnection, u: &User) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO users (id, tenant_id, user_principal_name, upn_ci, display_name, display_name_ci, given_name, given_name_ci, \
-         surname, surname_ci, mail, mail_ci, mail_nickname, mail_nickname_ci, account_enabled, user_type, creation_type, \
-         external_user_state, external_user_state_changed_at, preferred_language, company_name, company_name_ci, job_title, \
-         job_title_ci, department, department_ci, password_hash, force_change_password, password_changed_at, created_at, deleted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
-         $25, $26, $27, $28, $29, $30, $31)",
-    )
-    .bind(u.id.to_string())
-    .bind(u.tenant_id.to_string())
-    .bind(&u.user_principal_name)
-    .bind(ci(&u.user_principal_name))
-    .bind(&u.display_name)
-    .bind(ci(&u.display_name))
-    .bind(&u.given_name)
-    .bind(ci_opt(u.given_name.as_deref()))
-    .bind(&u.surname)
-    .bind(ci_opt(u.surname.as_deref()))
-    .bind(&u.mail)
-    .bind(ci_opt(u.mail.as_deref()))
-    .bind(&u.mail_nickname)
-    .bind(ci_opt(u.mail_nickname.as_deref()))
-    .bind(i64::from(u.account_enabled))
-    .bind(&u.user_type)
-    .bind(&u.creation_type)
-    .bind(&u.external_user_state)
-    .bind(u.external_user_state_changed_at)
-    .bind(&u.preferred_language)
-    .bind(&u.company_name)
-    .bind(ci_opt(u.company_name.as_deref()))
-    .bind(&u.job_title)
-    .bind(ci_opt(u.job_title.as_deref()))
-    .bind(&u.department)
-    .bind(ci_opt(u.department.as_deref()))
-    .bind(&u.password_hash)
-    .bind(i64::from(u.force_change_password))
-    .bind(u.password_changed_at)
-    .bind(u.created_at)
-    .bind(u.deleted_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| StoreError::from(e).conflict_as(UPN_TAKEN))?;
+    bind_insert(crate::db::dynamic(insert_sql(1)), u)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| StoreError::from(e).conflict_as(UPN_TAKEN))?;
     write_collections(conn, u).await
 }
 
@@ -244,49 +206,22 @@ async fn write_collections(conn: &mut AnyConnection, u: &User) -> Result<(), Sto
     Ok(())
 }
 
-/// Writes every property of an existing user (and replaces its collections).
+/// Writes every property of an existing user (and replaces its collections). The parameters are
+/// those of [`bind_insert`]: `$1` the id, `$2` the tenant, then the columns in [`INSERT_COLUMNS`] order.
 pub async fn update(conn: &mut AnyConnection, u: &User) -> Result<(), StoreError> {
-    let done = sqlx::query(
-        "UPDATE users SET user_principal_name = $3, upn_ci = $4, display_name = $5, display_name_ci = $6, given_name = $7, \
-         given_name_ci = $8, surname = $9, surname_ci = $10, mail = $11, mail_ci = $12, mail_nickname = $13, mail_nickname_ci = $14, \
-         account_enabled = $15, user_type = $16, creation_type = $17, external_user_state = $18, external_user_state_changed_at = $19, \
-         preferred_language = $20, company_name = $21, company_name_ci = $22, job_title = $23, job_title_ci = $24, department = $25, \
-         department_ci = $26, password_hash = $27, force_change_password = $28, password_changed_at = $29, deleted_at = $30 \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(u.tenant_id.to_string())
-    .bind(u.id.to_string())
-    .bind(&u.user_principal_name)
-    .bind(ci(&u.user_principal_name))
-    .bind(&u.display_name)
-    .bind(ci(&u.display_name))
-    .bind(&u.given_name)
-    .bind(ci_opt(u.given_name.as_deref()))
-    .bind(&u.surname)
-    .bind(ci_opt(u.surname.as_deref()))
-    .bind(&u.mail)
-    .bind(ci_opt(u.mail.as_deref()))
-    .bind(&u.mail_nickname)
-    .bind(ci_opt(u.mail_nickname.as_deref()))
-    .bind(i64::from(u.account_enabled))
-    .bind(&u.user_type)
-    .bind(&u.creation_type)
-    .bind(&u.external_user_state)
-    .bind(u.external_user_state_changed_at)
-    .bind(&u.preferred_language)
-    .bind(&u.company_name)
-    .bind(ci_opt(u.company_name.as_deref()))
-    .bind(&u.job_title)
-    .bind(ci_opt(u.job_title.as_deref()))
-    .bind(&u.department)
-    .bind(ci_opt(u.department.as_deref()))
-    .bind(&u.password_hash)
-    .bind(i64::from(u.force_change_password))
-    .bind(u.password_changed_at)
-    .bind(u.deleted_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| StoreError::from(e).conflict_as(UPN_TAKEN))?;
+    let sets: Vec<String> = INSERT_COLUMNS
+        .split(", ")
+        .enumerate()
+        .skip(2)
+        // created_at never changes: its parameter ($30) is bound but unused.
+        .filter(|(_, c)| *c != "created_at")
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let sql = format!("UPDATE users SET {} WHERE id = $1 AND tenant_id = $2", sets.join(", "));
+    let done = bind_insert(crate::db::dynamic(sql), u)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| StoreError::from(e).conflict_as(UPN_TAKEN))?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
