@@ -651,10 +651,10 @@ pub async fn passwords_of(
     if apps.is_empty() {
         return Ok(out);
     }
-    let ph: Vec<String> = (2..apps.len() + 2).map(|i| format!("${i}")).collect();
+    let ph = crate::db::placeholders(2, apps.len());
     let q = format!(
         "SELECT * FROM password_credentials WHERE tenant_id = $1 AND application_id IN ({}) ORDER BY start_at, key_id",
-        ph.join(", ")
+        ph
     );
     let mut query = crate::db::dynamic(q).bind(tenant.to_string());
     for a in apps {
@@ -685,10 +685,10 @@ pub async fn get_apps(
     if ids.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
-    let ph: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let ph = crate::db::placeholders(2, ids.len());
     let q = format!(
         "SELECT {APP_COLUMNS} FROM applications WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
-        ph.join(", ")
+        ph
     );
     let mut query = crate::db::dynamic(q).bind(tenant.to_string());
     for id in ids {

@@ -298,6 +298,11 @@ pub fn dynamic(sql: String) -> sqlx::query::Query<'static, Any, sqlx::any::AnyAr
     sqlx::query(AssertSqlSafe(sql))
 }
 
+/// `$first, $first+1, ...` for an `IN (...)` list of `n` values.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Reads an optional text column.
 pub fn opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(col)
@@ -343,6 +348,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_number_from_the_first() {
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(placeholders(1, 0), "");
+    }
 
     #[test]
     fn urls_are_redacted() {

@@ -363,10 +363,10 @@ pub async fn get_many(conn: &mut AnyConnection, tenant: TenantId, ids: &[ObjectI
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let ph: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let ph = crate::db::placeholders(2, ids.len());
     let q = format!(
         "SELECT {COLUMNS} FROM directory_groups WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
-        ph.join(", ")
+        ph
     );
     let mut query = crate::db::dynamic(q).bind(tenant.to_string());
     for id in ids {

@@ -121,12 +121,8 @@ type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// `VALUES` placeholders for `rows` users.
 fn insert_sql(rows: usize) -> String {
-    let tuples: Vec<String> = (0..rows)
-        .map(|i| {
-            let ph: Vec<String> = (1..=INSERT_WIDTH).map(|k| format!("${}", i * INSERT_WIDTH + k)).collect();
-            format!("({})", ph.join(", "))
-        })
-        .collect();
+    let tuples: Vec<String> =
+        (0..rows).map(|i| format!("({})", crate::db::placeholders(i * INSERT_WIDTH + 1, INSERT_WIDTH))).collect();
     format!("INSERT INTO users ({INSERT_COLUMNS}) VALUES {}", tuples.join(", "))
 }
 
@@ -234,11 +230,8 @@ pub async fn load_collections(conn: &mut AnyConnection, users: &mut [User]) -> R
         return Ok(());
     }
     let ids: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
-    let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let q = format!(
-        "SELECT user_id, value FROM user_other_mails WHERE user_id IN ({}) ORDER BY user_id, position",
-        ph.join(", ")
-    );
+    let ph = crate::db::placeholders(1, ids.len());
+    let q = format!("SELECT user_id, value FROM user_other_mails WHERE user_id IN ({}) ORDER BY user_id, position", ph);
     let mut query = crate::db::dynamic(q);
     for id in &ids {
         query = query.bind(id.clone());
@@ -251,7 +244,7 @@ pub async fn load_collections(conn: &mut AnyConnection, users: &mut [User]) -> R
     }
     let q = format!(
         "SELECT user_id, sign_in_type, issuer, issuer_assigned_id FROM user_identities WHERE user_id IN ({}) ORDER BY user_id, position",
-        ph.join(", ")
+        ph
     );
     let mut query = crate::db::dynamic(q);
     for id in &ids {
@@ -358,11 +351,8 @@ pub async fn get_many(conn: &mut AnyConnection, tenant: TenantId, ids: &[ObjectI
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let ph: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-    let q = format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
-        ph.join(", ")
-    );
+    let ph = crate::db::placeholders(2, ids.len());
+    let q = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})", ph);
     let mut query = crate::db::dynamic(q).bind(tenant.to_string());
     for id in ids {
         query = query.bind(id.to_string());
