@@ -97,9 +97,15 @@ pub struct Store {
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "directory", include_str!("../migrations/sqlite/0001_directory.sql"))];
+    &[
+        (1, "directory", include_str!("../migrations/sqlite/0001_directory.sql")),
+        (2, "signin", include_str!("../migrations/sqlite/0002_signin.sql")),
+    ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "directory", include_str!("../migrations/postgres/0001_directory.sql"))];
+    &[
+        (1, "directory", include_str!("../migrations/postgres/0001_directory.sql")),
+        (2, "signin", include_str!("../migrations/postgres/0002_signin.sql")),
+    ];
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://...`).

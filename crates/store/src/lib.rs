@@ -12,14 +12,20 @@
 
 pub mod apps;
 pub mod audit;
+pub mod consent;
 pub mod db;
 pub mod groups;
 pub mod keys;
 pub mod list;
 pub mod maintenance;
+pub mod mfa;
+pub mod outbox;
 pub mod roles;
 pub mod schema;
+pub mod signin;
+pub mod signins;
 pub mod tenants;
+pub mod throttle;
 pub mod users;
 
 pub use db::{Dialect, SchemaStatus, Store, StoreError, Tx};

@@ -229,3 +229,40 @@ pub static ROLE_ASSIGNMENT: EntitySchema = EntitySchema {
         plain("condition"),
     ],
 };
+
+/// microsoft.graph.signIn
+pub static SIGN_IN: EntitySchema = EntitySchema {
+    entity: "SignIn",
+    table: "sign_ins",
+    id_column: "id",
+    fields: &[
+        guid("id", "id"),
+        f("createdDateTime", FieldKind::DateTime { column: "created_at" }, RANGE.with_order()),
+        guid("userId", "user_id"),
+        text("userPrincipalName", "user_principal_name", "upn_ci", TEXT),
+        plain("userDisplayName"),
+        guid("appId", "app_id"),
+        text("appDisplayName", "app_display_name", "app_display_name_ci", TEXT),
+        text("ipAddress", "ip_address", "ip_address", TEXT),
+        text("clientAppUsed", "client_app_used", "client_app_used", EQ),
+        f("isInteractive", FieldKind::Bool { column: "is_interactive" }, EQ),
+        f("status/errorCode", FieldKind::Int { column: "error_code" }, RANGE),
+        f(
+            "conditionalAccessStatus",
+            FieldKind::Enum { column: "conditional_access_status", values: &["success", "failure", "notApplied"] },
+            EQ,
+        ),
+        guid("correlationId", "correlation_id"),
+        guid("resourceTenantId", "resource_tenant_id"),
+        guid("homeTenantId", "home_tenant_id"),
+        guid("resourceId", "resource_id"),
+        plain("resourceDisplayName"),
+        plain("userAgent"),
+        plain("status"),
+        plain("authenticationDetails"),
+        plain("authenticationRequirement"),
+        plain("crossTenantAccessType"),
+        plain("userType"),
+        plain("location"),
+    ],
+};

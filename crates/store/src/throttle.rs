@@ -1,0 +1,38 @@
+//! Failure counters for sign-in throttling, in fixed windows, shared by every server.
+
+use sqlx::AnyConnection;
+
+use crate::db::StoreError;
+
+/// The failures counted under `key` in the window of `window_ms` that contains `now`.
+pub async fn failures(conn: &mut AnyConnection, key: &str, now: i64, window_ms: i64) -> Result<i64, StoreError> {
+    let n: Option<i64> =
+        sqlx::query_scalar("SELECT failures FROM throttle WHERE key = $1 AND window_start > $2")
+            .bind(key)
+            .bind(now - window_ms)
+            .fetch_optional(conn)
+            .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Counts one failure under `key`; a window older than `window_ms` starts again at one.
+pub async fn record_failure(conn: &mut AnyConnection, key: &str, now: i64, window_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO throttle (key, window_start, failures) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = CASE WHEN throttle.window_start > $3 THEN throttle.failures + 1 ELSE 1 END, \
+           window_start = CASE WHEN throttle.window_start > $3 THEN throttle.window_start ELSE $2 END",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(now - window_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the failures under `key` (after a success).
+pub async fn clear(conn: &mut AnyConnection, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM throttle WHERE key = $1").bind(key).execute(conn).await?;
+    Ok(())
+}
