@@ -34,6 +34,7 @@ macro_rules! perms {
 
 perms! {
     "User.Read.All", "df021288-bdef-4463-88db-98f22de89214", "Read all users' full profiles";
+    "User.ReadBasic.All", "97235f07-e226-4f63-ace3-39588e11d3a1", "Read all users' basic profiles";
     "User.ReadWrite.All", "741f803b-c850-494e-b5df-cde7c675a1ca", "Read and write all users' full profiles";
     "User.Invite.All", "09850681-111b-4a89-9bed-3f2cae46d706", "Invite guest users to the organization";
     "Group.Read.All", "5b567255-7703-4780-807c-7be8301ae99b", "Read all groups";
@@ -69,6 +70,76 @@ pub fn permission_by_name(name: &str) -> Option<&'static GraphPermission> {
 pub fn permission_by_id(id: &str) -> Option<&'static GraphPermission> {
     GRAPH_PERMISSIONS.iter().find(|p| p.id.eq_ignore_ascii_case(id))
 }
+
+/// A delegated permission (an `oauth2PermissionScope` of Microsoft Graph): what a user can let an
+/// application do on their behalf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DelegatedScope {
+    /// `User.Read` and so on.
+    pub name: &'static str,
+    /// The scope id Microsoft Graph gives it.
+    pub id: &'static str,
+    /// Only an administrator may consent (Entra's "Admin consent required").
+    pub admin_consent: bool,
+    /// What the user is asked to allow.
+    pub description: &'static str,
+}
+
+macro_rules! scopes {
+    ($( $name:literal, $id:literal, $admin:literal, $desc:literal; )*) => {
+        /// Delegated scopes of the Graph-shaped API (and the OpenID Connect scopes, which Entra
+        /// lists among Graph's).
+        pub const GRAPH_SCOPES: &[DelegatedScope] = &[
+            $( DelegatedScope { name: $name, id: $id, admin_consent: $admin, description: $desc }, )*
+        ];
+    };
+}
+
+scopes! {
+    "openid", "37f7f235-527c-4136-accd-4a02d197296e", false, "Sign you in";
+    "profile", "14dad69e-099b-42c9-810b-d002981feec1", false, "View your basic profile";
+    "email", "64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0", false, "View your email address";
+    "offline_access", "7427e0e9-2fba-42fe-b0c0-848c9e6a8182", false, "Maintain access to data you have given it access to";
+    "User.Read", "e1fe6dd8-ba31-4d61-89e7-88639da4683d", false, "Sign you in and read your profile";
+    "User.ReadBasic.All", "b340eb25-3456-403f-be2f-af7a0d370277", false, "Read all users' basic profiles";
+    "User.Read.All", "a154be20-db9c-4678-8ab7-66f6cc099a59", true, "Read all users' full profiles";
+    "User.ReadWrite.All", "204e0828-b5ca-4ad8-b9f3-f32a958e7cc4", true, "Read and write all users' full profiles";
+    "User.Invite.All", "63dd7cd9-b489-4adf-a28c-ac38b9a0f962", true, "Invite guest users to the organization";
+    "Group.Read.All", "5f8c59db-677d-491f-a6b8-5f174b11ec1d", true, "Read all groups";
+    "Group.ReadWrite.All", "4e46008b-f24c-477d-8fff-7bb4ec7aafe0", true, "Read and write all groups";
+    "GroupMember.Read.All", "bc024368-1153-4739-b217-4326f2e966d0", true, "Read group memberships";
+    "Application.Read.All", "c79f8feb-a9db-4090-85f9-90d820caa0eb", true, "Read applications";
+    "Directory.Read.All", "06da0dbc-49e2-44d2-8312-53f166ab848a", true, "Read directory data";
+    "Directory.ReadWrite.All", "c5366453-9fb0-48a5-a156-24f0c49a4b84", true, "Read and write directory data";
+    "Directory.AccessAsUser.All", "0e263e50-5827-48a4-b97c-d940288653c7", true, "Access the directory as you";
+    "RoleManagement.Read.Directory", "741c54c3-0c1e-44a1-818b-3f97ab4e8c83", true, "Read your organization's directory roles";
+    "AuditLog.Read.All", "e4c9e354-4dc5-45b8-9e7c-e1393b0b1a20", true, "Read audit log data";
+    "Policy.Read.All", "572fea84-0151-49b2-9301-11cb16974376", true, "Read your organization's policies";
+}
+
+/// The OpenID Connect scopes: they shape the ID token rather than the access token.
+pub const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// Looks a delegated Graph scope up by name, case-insensitively.
+pub fn scope_by_name(name: &str) -> Option<&'static DelegatedScope> {
+    GRAPH_SCOPES.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Scopes that let a user read their own profile (`/me`).
+pub const READ_SELF_SCOPES: &[&str] = &[
+    "User.Read",
+    "User.ReadWrite",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+];
+
+/// Directory roles whose holders may grant tenant-wide (admin) consent, as in Entra: Global
+/// Administrator and Application Administrator.
+pub const ADMIN_CONSENT_ROLES: &[&str] = &[GLOBAL_ADMINISTRATOR, "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"];
 
 /// What a request does, at the granularity permissions are granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -138,7 +209,13 @@ impl Action {
     pub fn permissions(self) -> &'static [&'static str] {
         use Action::*;
         match self {
-            UsersRead => &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+            UsersRead => &[
+                "User.Read.All",
+                "User.ReadWrite.All",
+                "User.ReadBasic.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
             UsersWrite => &["User.ReadWrite.All", "Directory.ReadWrite.All"],
             UsersInvite => &["User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"],
             GroupsRead => &[
@@ -407,6 +484,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether a delegated token carries one of `scopes` (case-insensitive).
+    pub fn has_scope(&self, scopes: &[&str]) -> bool {
+        self.scopes.iter().any(|s| scopes.iter().any(|a| a.eq_ignore_ascii_case(s)))
+    }
+
     /// The access rule. App-only: one of the action's permissions is among `roles`. Delegated: one
     /// of them (or `Directory.AccessAsUser.All`) is among the scopes, AND the user may do it
     /// (member default or one of the user's roles allows it).
@@ -498,5 +580,12 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), GRAPH_PERMISSIONS.len());
+        let mut scope_ids: Vec<_> = GRAPH_SCOPES.iter().map(|s| s.id).collect();
+        scope_ids.sort();
+        scope_ids.dedup();
+        assert_eq!(scope_ids.len(), GRAPH_SCOPES.len());
+        for s in OIDC_SCOPES {
+            assert!(scope_by_name(s).is_some_and(|d| !d.admin_consent), "{s} must be user-consentable");
+        }
     }
 }
