@@ -176,7 +176,7 @@ async fn list_latency(url: &str, count: u64, requests: usize) -> anyhow::Result<
     let state = AppState { dir: dir.clone(), metrics: None };
     let router = portico_http::router(state);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
     });
     let http = reqwest::Client::builder().pool_max_idle_per_host(4).build()?;
     let perms: Vec<String> = vec!["User.Read.All".into()];

@@ -60,6 +60,26 @@ pub fn random_token(n: usize) -> String {
     B64URL.encode(buf)
 }
 
+/// `n` random bytes.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    let _ = SystemRandom::new().fill(&mut buf);
+    buf
+}
+
+/// A code of `n` random decimal digits (uniform: bytes of 250 and above are drawn again).
+pub fn random_digits(n: usize) -> String {
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        for b in random_bytes(n) {
+            if b < 250 && out.len() < n {
+                out.push(char::from(b'0' + b % 10));
+            }
+        }
+    }
+    out
+}
+
 /// A new client secret in Entra's shape: 40 characters with `~` as the fourth, so scanners that
 /// know Entra secrets recognise it. Returns `(secret, hint)`; the hint is its first 3 characters.
 pub fn new_client_secret() -> (String, String) {
@@ -84,6 +104,19 @@ pub fn digest_secret(secret: &str) -> String {
 pub fn secret_matches(presented: &str, stored_digest: &str) -> bool {
     let d = digest_secret(presented);
     aws_lc_rs::constant_time::verify_slices_are_equal(d.as_bytes(), stored_digest.as_bytes()).is_ok()
+}
+
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// SHA-256 of a browser- or client-held secret (cookie, code, refresh token, link), base64url:
+/// what the store keeps instead of the secret.
+pub fn token_digest(token: &str) -> String {
+    use base64::Engine as _;
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d.as_ref())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use sqlx::pool::PoolConnection;
 
 use crate::directory::Directory;
 use crate::graph::error::GraphError;
-use crate::{graph, oauth, ops, request_id};
+use crate::{graph, oauth, ops, request_id, web};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -122,6 +122,19 @@ pub fn graph_router() -> Router<AppState> {
         .layer(middleware::from_fn(graph_envelope_for_errors))
 }
 
+/// The hosted pages (sign-in, consent, sign-out, password reset) and their stylesheets.
+pub fn pages_router() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/authorize", get(web::authorize::authorize).post(web::authorize::authorize))
+        .route("/{tenant}/oauth2/v2.0/logout", get(web::logout::logout).post(web::logout::logout))
+        .route("/{tenant}/login", get(web::flow::login_page).post(web::flow::login_post))
+        .route("/{tenant}/reset", get(web::reset::reset_page).post(web::reset::reset_request))
+        .route("/{tenant}/reset/password", post(web::reset::reset_password))
+        .route("/{tenant}/branding.css", get(web::pages::tenant_stylesheet))
+        .route("/static/portico.css", get(web::pages::stylesheet))
+        .layer(middleware::from_fn(web::page_language))
+}
+
 /// Every surface.
 pub fn router(state: AppState) -> Router {
     let graph = graph_router();
@@ -131,6 +144,8 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(oauth::discovery::openid_configuration))
         .route("/{tenant}/discovery/v2.0/keys", get(oauth::discovery::jwks))
         .route("/{tenant}/oauth2/v2.0/token", post(oauth::token::token))
+        .route("/{tenant}/oidc/userinfo", get(oauth::user_tokens::userinfo).post(oauth::user_tokens::userinfo))
+        .merge(pages_router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -14,10 +14,12 @@ pub mod directory;
 pub mod dns;
 pub mod graph;
 pub mod keyring;
+pub mod mail;
 pub mod oauth;
 pub mod ops;
 pub mod request_id;
 pub mod settings;
+pub mod web;
 
 pub use app::{AppState, router};
 pub use settings::Settings;

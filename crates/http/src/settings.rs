@@ -17,6 +17,49 @@ pub struct Settings {
     pub key_cache_secs: u64,
     /// Development only: `POST /domains/{id}/verify` succeeds without the DNS TXT proof.
     pub danger_accept_unverified_domains: bool,
+    /// Take the client address from the last hop of X-Forwarded-For (behind a TLS proxy).
+    pub trust_forwarded_for: bool,
+    /// Sign-in and session lifetimes.
+    pub sessions: SessionSettings,
+}
+
+/// Lifetimes of what interactive sign-in creates.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// A browser session that is not "stay signed in" (seconds).
+    pub session_secs: i64,
+    /// A "stay signed in" session (seconds).
+    pub persistent_session_secs: i64,
+    /// An authorization code (seconds; RFC 9700 and ASVS: at most 10 minutes).
+    pub code_secs: i64,
+    /// A refresh token left unused (seconds).
+    pub refresh_idle_secs: i64,
+    /// The absolute end of a confidential client's refresh token family (seconds).
+    pub refresh_absolute_secs: i64,
+    /// The absolute end of a public client's (SPA, native) refresh token family (seconds).
+    pub public_refresh_absolute_secs: i64,
+    /// How long a sign-in page flow may take (seconds).
+    pub flow_secs: i64,
+    /// An email one-time passcode (seconds; ASVS 6.5: at most 10 minutes).
+    pub email_code_secs: i64,
+    /// A password reset link (seconds).
+    pub reset_link_secs: i64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            session_secs: 12 * 3600,
+            persistent_session_secs: 90 * 24 * 3600,
+            code_secs: 600,
+            refresh_idle_secs: 14 * 24 * 3600,
+            refresh_absolute_secs: 90 * 24 * 3600,
+            public_refresh_absolute_secs: 24 * 3600,
+            flow_secs: 1800,
+            email_code_secs: 600,
+            reset_link_secs: 3600,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -28,6 +71,8 @@ impl Default for Settings {
             signing_alg: Alg::RS256,
             key_cache_secs: 30,
             danger_accept_unverified_domains: false,
+            trust_forwarded_for: false,
+            sessions: SessionSettings::default(),
         }
     }
 }

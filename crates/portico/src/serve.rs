@@ -90,7 +90,7 @@ pub async fn run(cfg: &Config, args: &ServeArgs, started: Instant) -> anyhow::Re
             announce(&public, cfg, elapsed, first.as_ref());
             axum_server::bind_rustls(cfg.listen, tls)
                 .handle(handle)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await
                 .context("serving HTTPS")?;
         }
@@ -98,7 +98,10 @@ pub async fn run(cfg: &Config, args: &ServeArgs, started: Instant) -> anyhow::Re
             let listener =
                 tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
             announce(&public, cfg, elapsed, first.as_ref());
-            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving HTTP")?;
         }
     }
     Ok(())

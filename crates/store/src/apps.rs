@@ -702,3 +702,34 @@ pub async fn get_apps(
     }
     Ok(out)
 }
+
+/// An application's `groupMembershipClaims` (None, SecurityGroup, All, ...), if set.
+pub async fn group_membership_claims(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+) -> Result<Option<String>, StoreError> {
+    let v: Option<Option<String>> =
+        sqlx::query_scalar("SELECT group_membership_claims FROM applications WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    Ok(v.flatten())
+}
+
+/// Sets an application's `groupMembershipClaims`.
+pub async fn set_group_membership_claims(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+    value: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE applications SET group_membership_claims = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(value)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -53,22 +53,23 @@ pub fn from_row(r: &AnyRow) -> Result<PermissionGrant, sqlx::Error> {
 
 /// Stores a grant; one per (client, resource, principal).
 pub async fn insert(conn: &mut AnyConnection, g: &PermissionGrant) -> Result<(), StoreError> {
-    crate::db::dynamic(format!("INSERT INTO oauth2_permission_grants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-        .bind(&g.id)
-        .bind(g.tenant_id.to_string())
-        .bind(g.client_id.to_string())
-        .bind(&g.consent_type)
-        .bind(g.principal_id.map(|p| p.to_string()).unwrap_or_default())
-        .bind(g.resource_id.to_string())
-        .bind(&g.scope)
-        .bind(g.created_at)
-        .execute(conn)
-        .await
-        .map_err(|e| {
-            StoreError::from(e).conflict_as(
-                "Permission entry already exists for this client, resource and principal; update it instead.",
-            )
-        })?;
+    crate::db::dynamic(format!(
+        "INSERT INTO oauth2_permission_grants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(&g.id)
+    .bind(g.tenant_id.to_string())
+    .bind(g.client_id.to_string())
+    .bind(&g.consent_type)
+    .bind(g.principal_id.map(|p| p.to_string()).unwrap_or_default())
+    .bind(g.resource_id.to_string())
+    .bind(&g.scope)
+    .bind(g.created_at)
+    .execute(conn)
+    .await
+    .map_err(|e| {
+        StoreError::from(e)
+            .conflict_as("Permission entry already exists for this client, resource and principal; update it instead.")
+    })?;
     Ok(())
 }
 
@@ -85,11 +86,12 @@ pub async fn set_scope(conn: &mut AnyConnection, tenant: TenantId, id: &str, sco
 
 /// One grant.
 pub async fn get(conn: &mut AnyConnection, tenant: TenantId, id: &str) -> Result<Option<PermissionGrant>, StoreError> {
-    let row = crate::db::dynamic(format!("SELECT {COLUMNS} FROM oauth2_permission_grants WHERE tenant_id = $1 AND id = $2"))
-        .bind(tenant.to_string())
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        crate::db::dynamic(format!("SELECT {COLUMNS} FROM oauth2_permission_grants WHERE tenant_id = $1 AND id = $2"))
+            .bind(tenant.to_string())
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 

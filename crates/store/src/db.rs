@@ -96,16 +96,14 @@ pub struct Store {
     dialect: Dialect,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[
-        (1, "directory", include_str!("../migrations/sqlite/0001_directory.sql")),
-        (2, "signin", include_str!("../migrations/sqlite/0002_signin.sql")),
-    ];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
-    &[
-        (1, "directory", include_str!("../migrations/postgres/0001_directory.sql")),
-        (2, "signin", include_str!("../migrations/postgres/0002_signin.sql")),
-    ];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "directory", include_str!("../migrations/sqlite/0001_directory.sql")),
+    (2, "signin", include_str!("../migrations/sqlite/0002_signin.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "directory", include_str!("../migrations/postgres/0001_directory.sql")),
+    (2, "signin", include_str!("../migrations/postgres/0002_signin.sql")),
+];
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://...`).

@@ -65,7 +65,11 @@ pub async fn insert_method(conn: &mut AnyConnection, m: &AuthMethod) -> Result<(
 }
 
 /// A user's methods.
-pub async fn methods(conn: &mut AnyConnection, tenant: TenantId, user: ObjectId) -> Result<Vec<AuthMethod>, StoreError> {
+pub async fn methods(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    user: ObjectId,
+) -> Result<Vec<AuthMethod>, StoreError> {
     let rows = sqlx::query("SELECT * FROM auth_methods WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at, id")
         .bind(tenant.to_string())
         .bind(user.to_string())
@@ -153,7 +157,11 @@ pub async fn use_recovery_code(
 }
 
 /// How many unused recovery codes a user has.
-pub async fn recovery_codes_left(conn: &mut AnyConnection, tenant: TenantId, user: ObjectId) -> Result<i64, StoreError> {
+pub async fn recovery_codes_left(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    user: ObjectId,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2 AND used_at IS NULL",
     )
@@ -286,7 +294,10 @@ pub async fn count_attempt(conn: &mut AnyConnection, id: ObjectId) -> Result<i64
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;
-    Ok(sqlx::query_scalar("SELECT attempts FROM one_time_codes WHERE id = $1").bind(id.to_string()).fetch_one(conn).await?)
+    Ok(sqlx::query_scalar("SELECT attempts FROM one_time_codes WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(conn)
+        .await?)
 }
 
 /// Spends a code; false if another request spent it first.

@@ -65,7 +65,11 @@ pub async fn insert(conn: &mut AnyConnection, m: &OutboxMail) -> Result<(), Stor
 }
 
 /// The newest messages first, optionally for one tenant.
-pub async fn list(conn: &mut AnyConnection, tenant: Option<TenantId>, limit: i64) -> Result<Vec<OutboxMail>, StoreError> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    tenant: Option<TenantId>,
+    limit: i64,
+) -> Result<Vec<OutboxMail>, StoreError> {
     let rows = match tenant {
         Some(t) => {
             sqlx::query("SELECT * FROM mail_outbox WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")

@@ -305,12 +305,13 @@ pub async fn revoke_session(
     now: i64,
     reason: &str,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
-        .bind(tenant.to_string())
-        .bind(id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
+            .bind(tenant.to_string())
+            .bind(id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
     sqlx::query(
         "UPDATE grants SET revoked_at = $3, revoked_reason = $4 WHERE tenant_id = $1 AND session_id = $2 AND revoked_at IS NULL",
     )
@@ -332,14 +333,13 @@ pub async fn revoke_user(
     now: i64,
     reason: &str,
 ) -> Result<(u64, u64), StoreError> {
-    let s = sqlx::query(
-        "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_string())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    let s =
+        sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL")
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
     let g = sqlx::query(
         "UPDATE grants SET revoked_at = $3, revoked_reason = $4 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
     )
@@ -468,7 +468,12 @@ pub async fn revoke_grant(
 
 /// Whether the grant is live (not revoked, not past its absolute end); read by resource servers
 /// that honour revocation before access tokens expire.
-pub async fn grant_is_live(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId, now: i64) -> Result<bool, StoreError> {
+pub async fn grant_is_live(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+    now: i64,
+) -> Result<bool, StoreError> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM grants WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > $3",
     )

@@ -242,3 +242,26 @@ pub async fn domain_usage(conn: &mut AnyConnection, tenant: TenantId, name: &str
         .fetch_one(conn)
         .await?)
 }
+
+/// A tenant's sign-in policy document (`{}` when never set).
+pub async fn sign_in_policy(conn: &mut AnyConnection, tenant: TenantId) -> Result<serde_json::Value, StoreError> {
+    let s: Option<String> = sqlx::query_scalar("SELECT sign_in_policy FROM tenants WHERE id = $1")
+        .bind(tenant.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(s.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_else(|| serde_json::json!({})))
+}
+
+/// Replaces a tenant's sign-in policy document.
+pub async fn set_sign_in_policy(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    policy: &serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE tenants SET sign_in_policy = $2 WHERE id = $1")
+        .bind(tenant.to_string())
+        .bind(policy.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

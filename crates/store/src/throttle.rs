@@ -6,12 +6,11 @@ use crate::db::StoreError;
 
 /// The failures counted under `key` in the window of `window_ms` that contains `now`.
 pub async fn failures(conn: &mut AnyConnection, key: &str, now: i64, window_ms: i64) -> Result<i64, StoreError> {
-    let n: Option<i64> =
-        sqlx::query_scalar("SELECT failures FROM throttle WHERE key = $1 AND window_start > $2")
-            .bind(key)
-            .bind(now - window_ms)
-            .fetch_optional(conn)
-            .await?;
+    let n: Option<i64> = sqlx::query_scalar("SELECT failures FROM throttle WHERE key = $1 AND window_start > $2")
+        .bind(key)
+        .bind(now - window_ms)
+        .fetch_optional(conn)
+        .await?;
     Ok(n.unwrap_or(0))
 }
 

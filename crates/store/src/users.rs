@@ -363,3 +363,47 @@ pub async fn get_many(conn: &mut AnyConnection, tenant: TenantId, ids: &[ObjectI
     found.sort_by_key(|u| ids.iter().position(|i| *i == u.id));
     Ok(found)
 }
+
+/// The live user a person means when they type `login` on the sign-in page: by user principal
+/// name, else by primary mail (only when exactly one user has it).
+pub async fn find_for_sign_in(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    login: &str,
+) -> Result<Option<User>, StoreError> {
+    let key = ci(login.trim());
+    let q = format!(
+        "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND (upn_ci = $2 OR mail_ci = $2) LIMIT 3"
+    );
+    let rows = crate::db::dynamic(q).bind(tenant.to_string()).bind(key.clone()).fetch_all(&mut *conn).await?;
+    let mut found: Vec<User> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    let pick = match found.iter().position(|u| ci(&u.user_principal_name) == key) {
+        Some(i) => Some(found.swap_remove(i)),
+        None if found.len() == 1 => found.pop(),
+        None => None,
+    };
+    Ok(pick)
+}
+
+/// Sets a user's password hash (and whether it must be changed at next sign-in).
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: ObjectId,
+    hash: &str,
+    force_change: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $3, force_change_password = $4, password_changed_at = $5 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .bind(hash)
+    .bind(i64::from(force_change))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

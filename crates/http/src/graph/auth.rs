@@ -93,7 +93,19 @@ pub async fn validate(state: &AppState, token: &str) -> Result<Caller, GraphErro
             app_id,
         }
     };
-    let _ = now_ms;
+    // A user token names its grant: a revoked grant (sign-out, revoked sessions, a replayed
+    // code or refresh token) ends its access tokens at once, not at their expiry.
+    if let Principal::User { .. } = principal
+        && let Some(grant) = claim_str(&claims, "xms_grant").and_then(ObjectId::parse)
+    {
+        let mut conn = state.dir.store.pool().acquire().await.map_err(|e| GraphError::internal(&e))?;
+        let live = portico_store::signin::grant_is_live(&mut conn, tid, grant, now_ms)
+            .await
+            .map_err(|e| GraphError::internal(&e))?;
+        if !live {
+            return Err(GraphError::unauthenticated("The access token has been revoked."));
+        }
+    }
     Ok(Caller {
         tenant: tid,
         principal,

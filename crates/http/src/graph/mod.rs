@@ -10,6 +10,7 @@ pub mod domains;
 pub mod error;
 pub mod groups;
 pub mod organization;
+pub mod permission_grants;
 pub mod query;
 pub mod role_management;
 pub mod routes;

@@ -129,6 +129,9 @@ pub async fn me(auth: Authed, State(state): State<AppState>, opts: QueryOptions)
             "/me request is only valid with delegated authentication flow.",
         ));
     };
+    if !auth.0.has_scope(portico_core::access::READ_SELF_SCOPES) {
+        return Err(GraphError::forbidden());
+    }
     let select = opts.select_for(&USER)?;
     let u = find(&state, auth.tenant(), &user_id.to_string()).await?;
     Ok(wire::entity(

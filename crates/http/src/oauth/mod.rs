@@ -1,9 +1,11 @@
 //! Each tenant's OAuth 2.0 authorization server and OpenID metadata:
 //! `/{tenant}/v2.0/.well-known/openid-configuration`, `/{tenant}/discovery/v2.0/keys`,
-//! `/{tenant}/oauth2/v2.0/token`. `{tenant}` is the tenant id or any verified domain.
+//! `/{tenant}/oauth2/v2.0/token`, `/{tenant}/oidc/userinfo`; the authorize and logout pages are in
+//! `crate::web`. `{tenant}` is the tenant id or any verified domain.
 
 pub mod discovery;
 pub mod token;
+pub mod user_tokens;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -1,6 +1,6 @@
-//! The token endpoint. Issue 2 delivers the client credentials grant (RFC 6749 §4.4) with
-//! client_secret_basic and client_secret_post; the authorization code and refresh token grants
-//! arrive with the sign-in work.
+//! The token endpoint: the client credentials grant (RFC 6749 §4.4) with client_secret_basic and
+//! client_secret_post here; the authorization code and refresh token grants of people's
+//! sign-ins in [`super::user_tokens`].
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -18,13 +18,18 @@ use super::OAuthError;
 use super::discovery::resolve;
 use crate::app::AppState;
 
-struct ClientAuth {
-    client_id: String,
-    secret: String,
-    basic: bool,
+/// How a confidential client authenticated.
+pub(crate) struct ClientAuth {
+    /// Its client id.
+    pub client_id: String,
+    /// The secret it presented.
+    pub secret: String,
+    /// Whether it used HTTP Basic.
+    pub basic: bool,
 }
 
-fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientAuth, OAuthError> {
+/// Reads client_secret_basic or client_secret_post credentials (RFC 6749 §2.3.1).
+pub(crate) fn client_auth(headers: &HeaderMap, form: &[(String, String)]) -> Result<ClientAuth, OAuthError> {
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     // RFC 9110 §11.1: the scheme name is case-insensitive.
     let basic = headers
@@ -161,7 +166,9 @@ pub async fn token(
         ));
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    for k in ["grant_type", "client_id", "client_secret", "scope"] {
+    for k in
+        ["grant_type", "client_id", "client_secret", "scope", "code", "redirect_uri", "code_verifier", "refresh_token"]
+    {
         if form.iter().filter(|(n, _)| n == k).count() > 1 {
             return Err(OAuthError::new("invalid_request", 90014, format!("The parameter '{k}' is repeated.")));
         }
@@ -175,6 +182,17 @@ pub async fn token(
         ));
     }
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    match field("grant_type") {
+        Some("authorization_code") => {
+            let tid = resolve(&state, &tenant).await?;
+            return super::user_tokens::authorization_code(&state, tid, &headers, &form).await;
+        }
+        Some("refresh_token") => {
+            let tid = resolve(&state, &tenant).await?;
+            return super::user_tokens::refresh_token(&state, tid, &headers, &form).await;
+        }
+        _ => {}
+    }
     // A tenant id is checked only when the client is not found in it, saving a round trip on
     // every grant; a domain must be resolved first.
     let (tid, tenant_checked) = match TenantId::parse(&tenant) {

@@ -156,7 +156,7 @@ pub async fn spawn(url: &str) -> TestApp {
     let router = portico_http::router(state.clone());
     // The server task ends with the test's runtime.
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
     });
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
     let mut app = TestApp { base, state, http, tenant: TenantId::new(), token: String::new() };

@@ -78,7 +78,15 @@ api_test!(discovery_names_the_tenant_issuer_and_endpoints_by_id_and_by_domain, |
         assert_eq!(r.body["jwks_uri"], json!(format!("{}/{tid}/discovery/v2.0/keys", app.base)), "{key}");
         let methods = r.body["token_endpoint_auth_methods_supported"].as_array().expect("auth methods");
         assert!(methods.contains(&json!("client_secret_basic")) && methods.contains(&json!("client_secret_post")));
-        assert_eq!(r.body["grant_types_supported"], json!(["client_credentials"]), "{key}");
+        assert_eq!(
+            r.body["grant_types_supported"],
+            json!(["authorization_code", "refresh_token", "client_credentials"]),
+            "{key}"
+        );
+        assert_eq!(r.body["response_types_supported"], json!(["code"]), "{key}: no implicit or hybrid flows");
+        assert_eq!(r.body["code_challenge_methods_supported"], json!(["S256"]), "{key}: PKCE S256 only");
+        assert_eq!(r.body["authorization_response_iss_parameter_supported"], json!(true), "{key}: RFC 9207");
+        assert_eq!(r.body["authorization_endpoint"], json!(format!("{}/{tid}/oauth2/v2.0/authorize", app.base)));
     }
     let jwks = app.raw(app.http.get(format!("{}/{tid}/discovery/v2.0/keys", app.base))).await;
     assert_eq!(jwks.status, StatusCode::OK);
@@ -253,7 +261,7 @@ api_test!(wrong_secrets_and_unknown_clients_are_invalid_client, |app| {
     assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client", "another client's secret");
 });
 
-api_test!(only_the_client_credentials_grant_is_offered, |app| {
+api_test!(password_implicit_and_unknown_grants_are_refused, |app| {
     let (id, secret) = app.client(app.tenant, &[]).await;
     let tid = app.tenant.to_string();
     let r = token_request(&app, &tid, &[("client_id", &id), ("client_secret", &secret), ("scope", GRAPH_SCOPE)], None)
@@ -261,8 +269,6 @@ api_test!(only_the_client_credentials_grant_is_offered, |app| {
     assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_request", "no grant_type");
     for grant in [
         "password",
-        "authorization_code",
-        "refresh_token",
         "implicit",
         "urn:ietf:params:oauth:grant-type:device_code",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
