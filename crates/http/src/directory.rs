@@ -119,24 +119,19 @@ pub struct NewUser {
 }
 
 /// Minimum password length (ASVS 6.2.1).
-pub const MIN_PASSWORD_LEN: usize = 8;
+pub const MIN_PASSWORD_LEN: usize = portico_core::password::MIN_LEN;
 /// Maximum accepted password length (ASVS 6.2.9 asks at least 64).
-pub const MAX_PASSWORD_LEN: usize = 256;
+pub const MAX_PASSWORD_LEN: usize = portico_core::password::MAX_LEN;
 
-/// Checks a new password's length.
+/// Checks a new password against the policy (ASVS 6.2: length 8 to 256, no composition
+/// rules, the most common passwords refused).
 pub fn check_password(p: &str) -> Result<(), DirError> {
-    let n = p.chars().count();
-    if n < MIN_PASSWORD_LEN {
-        return Err(DirError::Invalid(format!(
-            "The specified password does not comply with password complexity requirements. It must be at least {MIN_PASSWORD_LEN} characters."
-        )));
-    }
-    if n > MAX_PASSWORD_LEN {
-        return Err(DirError::Invalid(format!(
-            "The specified password does not comply with password complexity requirements. It must be at most {MAX_PASSWORD_LEN} characters."
-        )));
-    }
-    Ok(())
+    portico_core::password::check_password(p, &[]).map_err(|problem| {
+        DirError::Invalid(format!(
+            "The specified password does not comply with password complexity requirements. {}",
+            problem.message()
+        ))
+    })
 }
 
 fn slug(name: &str) -> String {

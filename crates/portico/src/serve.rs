@@ -31,7 +31,8 @@ async fn shutdown_signal() {
 }
 
 /// Hourly upkeep every server may run (each step is idempotent): purge objects deleted more than
-/// 30 days ago, and keys whose publication ended.
+/// 30 days ago, keys whose publication ended, and expired sign-in state (flows, sessions, grants
+/// with their codes and refresh tokens, one-time codes, old throttle windows).
 fn spawn_upkeep(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -43,14 +44,18 @@ fn spawn_upkeep(state: AppState) {
                 let mut tx = state.dir.store.begin().await?;
                 let purged = portico_store::maintenance::purge_deleted_before(&mut tx, cutoff).await?;
                 let keys = portico_store::keys::prune(&mut tx, now).await?;
+                let expired = portico_store::signin::purge_expired(&mut tx, now).await?;
                 tx.commit().await.map_err(portico_store::StoreError::from)?;
-                Ok::<_, portico_store::StoreError>((purged, keys))
+                Ok::<_, portico_store::StoreError>((purged, keys, expired))
             }
             .await;
             match result {
-                Ok((p, k)) if p + k > 0 => {
-                    tracing::info!(purged = p, keys = k, "upkeep: purged {p} deleted object(s) and {k} expired key(s)")
-                }
+                Ok((p, k, e)) if p + k + e > 0 => tracing::info!(
+                    purged = p,
+                    keys = k,
+                    sign_in_state = e,
+                    "upkeep: purged {p} deleted object(s), {k} expired key(s) and {e} expired sign-in record(s)"
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "upkeep failed: {e}"),
             }

@@ -5,6 +5,10 @@
 //! (`postgres::<name>`).
 
 mod common;
+#[path = "contract/signin_state.rs"]
+mod signin_state;
+
+use signin_state::*;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -117,6 +121,17 @@ contract! {
         a_dropped_transaction_leaves_nothing_behind,
         uncommitted_writes_are_invisible_to_other_connections,
         concurrent_write_transactions_queue_and_all_commit,
+        // sign-in state
+        a_flow_round_trips_and_expires,
+        a_session_is_found_by_digest_until_revoked_or_expired,
+        a_code_is_spent_once_and_a_second_use_is_a_replay,
+        refresh_tokens_rotate_and_revoking_a_user_ends_every_grant,
+        consent_grants_apply_per_user_and_tenant_wide,
+        totp_steps_only_advance_and_recovery_codes_work_once,
+        one_time_codes_are_bound_and_only_the_latest_counts,
+        throttle_windows_count_and_restart,
+        sign_ins_update_the_users_activity_and_familiar_addresses,
+        expired_sign_in_state_is_purged,
     ],
 }
 

@@ -232,9 +232,14 @@ api_test!(password_shorter_than_eight_characters_is_refused, |app| {
     assert_eq!(r.code(), "Request_BadRequest");
     assert!(r.text.contains("password complexity"), "{}", r.text);
     assert!(filtered(&app, "startsWith(displayName,'Short')").await.is_empty());
-    // Eight is enough.
+    // Eight is enough, unless it is one of the most common passwords.
     let mut body = new_user("short", "Short Password");
     body["passwordProfile"] = json!({"password": "12345678"});
+    let r = app.post("/v1.0/users", body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.text.contains("common"), "{}", r.text);
+    let mut body = new_user("short", "Short Password");
+    body["passwordProfile"] = json!({"password": "tulip-92x"});
     assert_eq!(app.post("/v1.0/users", body).await.status, StatusCode::CREATED);
 });
 
