@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Interop suite: Microsoft's Graph SDK for Python, authlib + PyJWT, openid-client + jose
-# against a real `portico serve` on a free loopback port with a throw-away SQLite store.
+# against a real `portico serve` on a free loopback port with a throw-away SQLite store:
+# client credentials, Graph, and the OpenID Connect code flow with PKCE through the hosted
+# sign-in pages (driven over plain HTTP), refresh, userinfo and logout.
 #
 #   compat/run.sh            build, start, run python + node suites, stop
 #
@@ -92,7 +94,7 @@ trap 'exit 130' INT TERM
 json_field() { "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 DOMAIN="contoso.test"
-say "creating a tenant and two apps in $DATA"
+say "creating a tenant, apps and a sign-in user in $DATA"
 tenant_json="$("$PORTICO" --data-dir "$DATA" tenant create --name "Contoso Compat" --domain "$DOMAIN" --json 2>>"$DATA/cli.log")"
 TENANT="$(json_field id <<<"$tenant_json")"
 app_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat full" \
@@ -100,6 +102,23 @@ app_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "
   --json 2>>"$DATA/cli.log")"
 ro_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat read-only" \
   --permission User.Read.All --json 2>>"$DATA/cli.log")"
+
+# Sign-in (authorization code + PKCE): a user with a long random password, and one confidential
+# web client per relying-party library (each sees its own first consent). The redirect URI is
+# never listened on: the tests catch the 303 that would go there.
+RP_USER="rp.user@$DOMAIN"
+RP_USER_PASSWORD="$("$PYTHON" -c 'import secrets; print("Cmp-" + secrets.token_urlsafe(24))')"
+RP_REDIRECT_URI="http://127.0.0.1:9/compat/callback"
+# The password goes through the environment, not the command line.
+PORTICO_USER_PASSWORD="$RP_USER_PASSWORD" "$PORTICO" --data-dir "$DATA" user create --tenant "$DOMAIN" \
+  --upn "$RP_USER" --name "Rita Relying" --mail "$RP_USER" --json >/dev/null 2>>"$DATA/cli.log"
+rp_node_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat RP (openid-client)" \
+  --redirect-uri "$RP_REDIRECT_URI" --json 2>>"$DATA/cli.log")"
+rp_py_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat RP (authlib)" \
+  --redirect-uri "$RP_REDIRECT_URI" --json 2>>"$DATA/cli.log")"
+# Registers the public client below through the Graph API (the other apps keep their grants).
+apps_admin_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat app registrar" \
+  --permission Application.ReadWrite.All --json 2>>"$DATA/cli.log")"
 
 # ---------------------------------------------------------------- server
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -147,6 +166,43 @@ PORTICO_CLIENT_SECRET="$(json_field clientSecret <<<"$app_json")"
 PORTICO_RO_CLIENT_ID="$(json_field appId <<<"$ro_json")"
 PORTICO_RO_CLIENT_SECRET="$(json_field clientSecret <<<"$ro_json")"
 export PORTICO_CLIENT_ID PORTICO_CLIENT_SECRET PORTICO_RO_CLIENT_ID PORTICO_RO_CLIENT_SECRET
+export PORTICO_USER="$RP_USER"
+export PORTICO_USER_PASSWORD="$RP_USER_PASSWORD"
+export PORTICO_RP_REDIRECT_URI="$RP_REDIRECT_URI"
+PORTICO_RP_CLIENT_ID="$(json_field appId <<<"$rp_node_json")"
+PORTICO_RP_CLIENT_SECRET="$(json_field clientSecret <<<"$rp_node_json")"
+PORTICO_RP_PY_CLIENT_ID="$(json_field appId <<<"$rp_py_json")"
+PORTICO_RP_PY_CLIENT_SECRET="$(json_field clientSecret <<<"$rp_py_json")"
+export PORTICO_RP_CLIENT_ID PORTICO_RP_CLIENT_SECRET PORTICO_RP_PY_CLIENT_ID PORTICO_RP_PY_CLIENT_SECRET
+
+# A public client (publicClient redirect URI: no secret, PKCE only), registered the way an
+# administrator would: through the Graph API (POST /applications, /servicePrincipals).
+say "registering a public client through the Graph API"
+export PORTICO_RP_PUBLIC_REDIRECT_URI="http://127.0.0.1:9/compat/public-callback"
+PORTICO_RP_PUBLIC_CLIENT_ID="$(APPS_ADMIN_JSON="$apps_admin_json" "$PYTHON" - <<'EOF'
+import json, os, urllib.parse, urllib.request
+base, tenant = os.environ["PORTICO_BASE"], os.environ["PORTICO_TENANT"]
+admin = json.loads(os.environ["APPS_ADMIN_JSON"])
+def call(url, body, token=None, form=False):
+    data = urllib.parse.urlencode(body).encode() if form else json.dumps(body).encode()
+    headers = {"content-type": "application/x-www-form-urlencoded" if form else "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10) as r:
+        return json.load(r)
+token = call(f"{base}/{tenant}/oauth2/v2.0/token", {
+    "grant_type": "client_credentials", "client_id": admin["appId"],
+    "client_secret": admin["clientSecret"], "scope": "https://graph.microsoft.com/.default",
+}, form=True)["access_token"]
+app = call(f"{base}/v1.0/applications", {
+    "displayName": "Compat RP (public)",
+    "publicClient": {"redirectUris": [os.environ["PORTICO_RP_PUBLIC_REDIRECT_URI"]]},
+}, token)
+call(f"{base}/v1.0/servicePrincipals", {"appId": app["appId"]}, token)
+print(app["appId"])
+EOF
+)"
+export PORTICO_RP_PUBLIC_CLIENT_ID
 
 # ---------------------------------------------------------------- suites
 py_rc=0
