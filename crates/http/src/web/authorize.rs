@@ -530,7 +530,7 @@ pub async fn authorize(
     let session = flow::current_session(&state, tenant, &client).await?;
     let mut use_session = session.is_some();
     if let (Some(s), Some(max)) = (&session, req.max_age)
-        && now - s.auth_time > max * 1000
+        && (max == 0 || now - s.auth_time > max * 1000)
     {
         use_session = false;
     }

@@ -838,6 +838,12 @@ async fn missing_consent(
     Ok(wanted.into_iter().filter(|w| !granted.contains(&w.to_lowercase())).collect())
 }
 
+async fn is_consent_admin(state: &AppState, tenant: TenantId, user: ObjectId) -> Result<bool, PageError> {
+    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let wids = roles::roles_of(&mut conn, tenant, user).await?;
+    Ok(wids.iter().any(|w| ADMIN_CONSENT_ROLES.iter().any(|r| r.eq_ignore_ascii_case(w))))
+}
+
 async fn record_consent(state: &AppState, f: &LoginFlow, req: &AuthRequest, for_org: bool) -> Result<(), PageError> {
     let tenant = f.tenant_id;
     let user_id = f.user_id.ok_or_else(expired)?;
@@ -1056,6 +1062,33 @@ pub async fn advance(
                         req.client_id
                     ),
                 },
+            ));
+        }
+        // Entra: a member asked for scopes only an administrator can grant sees "Need admin
+        // approval" at once, not a consent page they cannot accept.
+        let needs_admin =
+            req.resource_scopes.iter().any(|(n, _, admin)| *admin && missing.iter().any(|m| m.eq_ignore_ascii_case(n)));
+        if needs_admin && !is_consent_admin(state, tenant, user.id).await? {
+            log_sign_in(
+                state,
+                client,
+                tenant,
+                &req,
+                Some(user.id),
+                90094,
+                Some("Admin consent is required for the permissions requested by this application."),
+                &f.amr,
+            )
+            .await?;
+            delete_flow(state, &f).await?;
+            return Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                Some(90094),
+                "error_admin_consent",
+                format!(
+                    "{} needs permissions that only an administrator can grant. Ask an administrator to grant them for the organization.",
+                    req.app_name
+                ),
             ));
         }
         f.stage = "consent".into();

@@ -386,3 +386,160 @@ impl TestApp {
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }
+
+/// How a customised test server differs from the default one (see [`with_app_custom`]).
+pub struct Custom {
+    /// The clock the server reads (a `ManualClock` lets a test move time forward).
+    pub clock: Arc<dyn portico_core::clock::Clock>,
+    /// Changes to the default settings (`public_url` is set afterwards).
+    pub settings: Box<dyn FnOnce(&mut Settings) + Send>,
+}
+
+impl Custom {
+    /// A server whose time is `clock`, with default settings.
+    pub fn clock(clock: Arc<portico_core::clock::ManualClock>) -> Self {
+        Self { clock, settings: Box::new(|_| {}) }
+    }
+    /// A server on the system clock with changed settings.
+    pub fn settings(f: impl FnOnce(&mut Settings) + Send + 'static) -> Self {
+        Self { clock: Arc::new(SystemClock), settings: Box::new(f) }
+    }
+}
+
+/// A manual clock stopped at the current time.
+pub fn manual_clock() -> Arc<portico_core::clock::ManualClock> {
+    Arc::new(portico_core::clock::ManualClock::new(time::OffsetDateTime::now_utc()))
+}
+
+/// Like [`with_app`], over a server built from `custom`.
+pub async fn with_app_custom<F, Fut>(engine: Engine, custom: Custom, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match engine {
+        Engine::Sqlite => {
+            let path = std::env::temp_dir().join(format!("portico-api-{}.db", uuid::Uuid::new_v4()));
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let outcome = AssertUnwindSafe(async {
+                let app = spawn_custom(&url, custom).await;
+                test(app).await;
+            })
+            .catch_unwind()
+            .await;
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            if let Err(p) = outcome {
+                std::panic::resume_unwind(p);
+            }
+        }
+        Engine::Postgres => {
+            let Some(base) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+                println!("skipped: TEST_DATABASE_URL not set");
+                return;
+            };
+            let schema = format!("portico_api_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to TEST_DATABASE_URL");
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&mut admin)
+                .await
+                .expect("create schema");
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            let outcome = AssertUnwindSafe(async {
+                let app = spawn_custom(&url, custom).await;
+                let pool = app.state.dir.store.pool().clone();
+                test(app).await;
+                pool.close().await;
+            })
+            .catch_unwind()
+            .await;
+            let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await;
+            if let Err(p) = outcome {
+                std::panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+/// Declares a test over a customised server: `api_test_custom!(name, custom_expr, |app| { ... })`.
+#[macro_export]
+macro_rules! api_test_custom {
+    ($name:ident, $custom:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::common::with_app_custom($crate::common::Engine::Sqlite, $custom, |$app| async move $body)
+                    .await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::common::with_app_custom($crate::common::Engine::Postgres, $custom, |$app| async move $body)
+                    .await;
+            }
+        }
+    };
+}
+
+/// Starts a server over the store at `url` with a custom clock and settings.
+pub async fn spawn_custom(url: &str, custom: Custom) -> TestApp {
+    let store = Store::connect(url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let base = format!("http://{addr}");
+    let mut settings = Settings::default();
+    (custom.settings)(&mut settings);
+    settings.public_url = base.clone();
+    let dir = Directory {
+        store,
+        settings: Arc::new(settings),
+        keys: Arc::new(KeyRing::new(MasterKey::generate(), Duration::from_secs(30))),
+        clock: custom.clock,
+        password_cost: PasswordCost::TEST,
+    };
+    let state = AppState { dir, metrics: None };
+    let router = portico_http::router(state.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+    });
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let mut app = TestApp { base, state, http, tenant: TenantId::new(), token: String::new() };
+    let (tenant, token) = app.new_tenant("Contoso", Some("contoso.test"), &all_permissions()).await;
+    app.tenant = tenant;
+    app.token = token;
+    app
+}
+
+/// Declares a test over a server on a manual clock: `api_test_clock!(name, |app, clock| { ... })`,
+/// where `clock` is the server's `Arc<ManualClock>`.
+#[macro_export]
+macro_rules! api_test_clock {
+    ($name:ident, |$app:ident, $clock:ident| $body:block) => {
+        $crate::api_test_clock!(#[cfg(all())] $name, |$app, $clock| $body);
+    };
+    (#[$meta:meta] $name:ident, |$app:ident, $clock:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[$meta]
+            async fn sqlite() {
+                let $clock = $crate::common::manual_clock();
+                let custom = $crate::common::Custom::clock($clock.clone());
+                $crate::common::with_app_custom($crate::common::Engine::Sqlite, custom, |$app| async move $body).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[$meta]
+            async fn postgres() {
+                let $clock = $crate::common::manual_clock();
+                let custom = $crate::common::Custom::clock($clock.clone());
+                $crate::common::with_app_custom($crate::common::Engine::Postgres, custom, |$app| async move $body)
+                    .await;
+            }
+        }
+    };
+}
