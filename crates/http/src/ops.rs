@@ -62,7 +62,10 @@ pub fn openapi_document(public_url: &str) -> Value {
             let ok = match r.method {
                 "POST" if r.path.ends_with("$ref") || r.path.ends_with("removePassword") => "204",
                 "POST"
-                    if r.path.ends_with("addPassword") || r.path.ends_with("verify") || r.path.ends_with("restore") =>
+                    if r.path.ends_with("addPassword")
+                        || r.path.ends_with("verify")
+                        || r.path.ends_with("restore")
+                        || r.path.ends_with("revokeSignInSessions") =>
                 {
                     "200"
                 }

@@ -154,6 +154,7 @@ pub static APPLICATION: EntitySchema = EntitySchema {
         plain("keyCredentials"),
         plain("deletedDateTime"),
         plain("publisherDomain"),
+        plain("groupMembershipClaims"),
     ],
 };
 

@@ -1,5 +1,7 @@
 //! `/applications`, `addPassword`, `removePassword`.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -7,10 +9,11 @@ use portico_core::access::Action;
 use portico_core::clock::parse_rfc3339_millis;
 use portico_core::ids::{ObjectId, TenantId, parse_guid};
 use portico_store::apps::{self, Application};
-use portico_store::list::Page;
+use portico_store::list::{Cond, List, Page};
 use portico_store::schema::APPLICATION;
 use portico_store::{StoreError, audit as audit_store};
 use serde_json::{Map, Value, json};
+use sqlx::Row as _;
 
 use super::auth::Authed;
 use super::body::{Access, JsonBody, Kind, Prop, check, opt_str, p, require, str_list};
@@ -42,7 +45,7 @@ pub const APPLICATION_PROPS: &[Prop] = &[
     p("passwordCredentials", Kind::ObjectList, Access::ReadOnly),
     p("keyCredentials", Kind::ObjectList, Access::NotYet),
     p("optionalClaims", Kind::Object, Access::NotYet),
-    p("groupMembershipClaims", Kind::Str, Access::NotYet),
+    p("groupMembershipClaims", Kind::Str, W),
 ];
 
 const AUDITED: &[&str] = &[
@@ -57,6 +60,65 @@ const AUDITED: &[&str] = &[
     "appRoles",
     "requiredResourceAccess",
 ];
+
+/// The values of groupMembershipClaims, as Entra spells them.
+const GROUP_CLAIMS: &[&str] = &["None", "SecurityGroup", "DirectoryRole", "ApplicationGroup", "All"];
+
+/// Checks a groupMembershipClaims value: one of [`GROUP_CLAIMS`] or a comma-separated
+/// combination (as Entra allows, e.g. `SecurityGroup,DirectoryRole`). Returns the canonical
+/// spelling; null (or an empty string) unsets it.
+pub fn canonical_group_claims(v: &Value) -> GraphResult<Option<String>> {
+    let invalid = || GraphError::invalid_value("groupMembershipClaims");
+    let s = match v {
+        Value::Null => return Ok(None),
+        Value::String(s) => s.trim(),
+        _ => return Err(invalid()),
+    };
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let mut out: Vec<&str> = vec![];
+    for part in s.split(',').map(str::trim) {
+        let c = GROUP_CLAIMS.iter().find(|g| g.eq_ignore_ascii_case(part)).ok_or_else(invalid)?;
+        if !out.contains(c) {
+            out.push(c);
+        }
+    }
+    Ok(Some(out.join(",")))
+}
+
+/// groupMembershipClaims of the listed applications, in one query.
+async fn group_claims_of(
+    state: &AppState,
+    tenant: TenantId,
+    ids: &[ObjectId],
+) -> GraphResult<HashMap<ObjectId, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The store reads one application's value at a time; a list query reads a page's at once.
+    let mut params = vec![portico_odata::Value::Text(tenant.to_string())];
+    params.extend(ids.iter().map(|id| portico_odata::Value::Text(id.to_string())));
+    let placeholders: Vec<String> = (2..=ids.len() + 1).map(|i| format!("${i}")).collect();
+    let list = List {
+        table: "applications",
+        columns: "id, group_membership_claims",
+        conds: vec![Cond::new(format!("tenant_id = $1 AND id IN ({})", placeholders.join(", ")), params)],
+        order: vec![],
+        id_column: "id",
+        top: ids.len(),
+        skiptoken: None,
+        count: false,
+    };
+    let page = list
+        .run(&state.dir.store, |r| {
+            let id: String = r.try_get("id")?;
+            let v: Option<String> = r.try_get("group_membership_claims")?;
+            Ok((id, v))
+        })
+        .await?;
+    Ok(page.items.into_iter().filter_map(|(id, v)| Some((ObjectId::parse(&id)?, v?))).collect())
+}
 
 const AUDIENCES: &[&str] =
     &["AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"];
@@ -81,8 +143,16 @@ pub async fn render_many(state: &AppState, tenant: TenantId, list: &[Application
     let ids: Vec<ObjectId> = list.iter().map(|a| a.id).collect();
     let secrets = apps::passwords_of(&mut conn, tenant, &ids).await?;
     drop(conn);
+    let claims = group_claims_of(state, tenant, &ids).await?;
     let domain = state.dir.default_domain(tenant).await.unwrap_or_default();
-    Ok(list.iter().map(|a| wire::application(a, secrets.get(&a.id).map_or(&[][..], Vec::as_slice), &domain)).collect())
+    Ok(list
+        .iter()
+        .map(|a| {
+            let mut v = wire::application(a, secrets.get(&a.id).map_or(&[][..], Vec::as_slice), &domain);
+            v["groupMembershipClaims"] = claims.get(&a.id).map_or(Value::Null, |c| json!(c));
+            v
+        })
+        .collect())
 }
 
 /// Checks a redirect URI: absolute, no fragment; https unless loopback (or a custom scheme for
@@ -329,9 +399,13 @@ pub async fn create_application(
         check_app_roles(v, None)?;
     }
     apply(&mut a, &body)?;
+    let claims = body.get("groupMembershipClaims").map(canonical_group_claims).transpose()?.flatten();
     check_identifier_uris(&state, auth.tenant(), &a.identifier_uris, None).await?;
     let mut tx = state.dir.store.begin().await?;
     let a = state.dir.create_application(&mut tx, auth.tenant(), a, &Actor::of(&caller), false).await?.0;
+    if claims.is_some() {
+        apps::set_group_membership_claims(&mut tx, auth.tenant(), a.id, claims.as_deref()).await?;
+    }
     tx.commit().await.map_err(StoreError::from)?;
     let v = render(&state, &a).await?;
     Ok(wire::created(&state.dir.settings.public_url, &opts, "applications", v))
@@ -353,9 +427,18 @@ pub async fn update_application(
     }
     let mut a = old.clone();
     apply(&mut a, &body)?;
+    let claims = body.get("groupMembershipClaims").map(canonical_group_claims).transpose()?;
     check_identifier_uris(&state, auth.tenant(), &a.identifier_uris, Some(a.id)).await?;
     let mut tx = state.dir.store.begin().await?;
     apps::update_app(&mut tx, &a).await?;
+    let mut claims_change = None;
+    if let Some(new) = claims {
+        let before = apps::group_membership_claims(&mut tx, auth.tenant(), a.id).await?;
+        if before != new {
+            apps::set_group_membership_claims(&mut tx, auth.tenant(), a.id, new.as_deref()).await?;
+            claims_change = Some(("groupMembershipClaims".to_string(), json!(before), json!(new)));
+        }
+    }
     if a.display_name != old.display_name
         && let Some(mut sp) = apps::get_sp_by_app_id(&mut tx, auth.tenant(), &a.app_id).await?
     {
@@ -364,7 +447,9 @@ pub async fn update_application(
     }
     let before = wire::application(&old, &[], "");
     let after = wire::application(&a, &[], "");
-    let t = Target::new(a.id, "Application", Some(a.display_name.clone())).with_changes(diff(&before, &after, AUDITED));
+    let mut changes = diff(&before, &after, AUDITED);
+    changes.extend(claims_change);
+    let t = Target::new(a.id, "Application", Some(a.display_name.clone())).with_changes(changes);
     audit_store::insert(
         &mut tx,
         &entry(
@@ -514,6 +599,20 @@ pub async fn remove_password(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_membership_claims_are_canonical() {
+        assert_eq!(canonical_group_claims(&json!("securitygroup")).unwrap(), Some("SecurityGroup".into()));
+        assert_eq!(
+            canonical_group_claims(&json!("SecurityGroup, DirectoryRole,SecurityGroup")).unwrap(),
+            Some("SecurityGroup,DirectoryRole".into())
+        );
+        assert_eq!(canonical_group_claims(&Value::Null).unwrap(), None);
+        assert_eq!(canonical_group_claims(&json!("")).unwrap(), None);
+        assert!(canonical_group_claims(&json!("Everything")).is_err());
+        assert!(canonical_group_claims(&json!("All,")).is_err());
+        assert!(canonical_group_claims(&json!(3)).is_err());
+    }
 
     #[test]
     fn redirect_uris_follow_entra_rules() {

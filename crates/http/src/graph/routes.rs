@@ -6,7 +6,7 @@ use portico_core::access::Action;
 
 use super::{
     applications as apps, audit_logs, deleted_items as del, domains, groups, organization as org,
-    role_management as rm, service_principals as sps, users,
+    permission_grants as grants, policies, role_management as rm, service_principals as sps, sign_ins, users,
 };
 use crate::app::AppState;
 
@@ -40,6 +40,13 @@ use Action::*;
 pub fn routes() -> Vec<Route> {
     vec![
         r!(get, "/me", None, "The signed-in user (delegated tokens only)", users::me),
+        r!(
+            post,
+            "/me/revokeSignInSessions",
+            None,
+            "End the signed-in user's sessions and refresh tokens (delegated tokens only)",
+            users::revoke_my_sign_in_sessions
+        ),
         r!(get, "/users", Some(UsersRead), "List users", users::list_users),
         r!(post, "/users", Some(UsersWrite), "Create a user", users::create_user),
         r!(get, "/users/$count", Some(UsersRead), "Count users (ConsistencyLevel: eventual)", users::count_users),
@@ -61,6 +68,20 @@ pub fn routes() -> Vec<Route> {
             users::user_transitive_member_of
         ),
         r!(get, "/users/{id}/ownedObjects", Some(GroupsRead), "Groups the user owns", users::user_owned_objects),
+        r!(
+            post,
+            "/users/{id}/revokeSignInSessions",
+            Some(UsersWrite),
+            "End every session and refresh token of the user",
+            users::revoke_sign_in_sessions
+        ),
+        r!(
+            get,
+            "/users/{id}/oauth2PermissionGrants",
+            Some(AppsRead),
+            "Delegated permission grants made for the user",
+            grants::list_user_grants
+        ),
         r!(
             get,
             "/users/{id}/appRoleAssignments",
@@ -241,6 +262,38 @@ pub fn routes() -> Vec<Route> {
             "Revoke an application permission",
             sps::delete_sp_assignment
         ),
+        r!(
+            get,
+            "/servicePrincipals/{id}/oauth2PermissionGrants",
+            Some(AppsRead),
+            "Delegated permission grants held by the service principal as the client",
+            grants::list_sp_grants
+        ),
+        // Graph's DelegatedPermissionGrant.ReadWrite.All is not in the catalog: writes map onto
+        // AppRoleAssignmentsWrite (AppRoleAssignment.ReadWrite.All, Directory.ReadWrite.All).
+        r!(get, "/oauth2PermissionGrants", Some(AppsRead), "List delegated permission grants", grants::list_grants),
+        r!(
+            post,
+            "/oauth2PermissionGrants",
+            Some(AppRoleAssignmentsWrite),
+            "Grant delegated permissions",
+            grants::create_grant
+        ),
+        r!(get, "/oauth2PermissionGrants/{id}", Some(AppsRead), "Get a delegated permission grant", grants::get_grant),
+        r!(
+            patch,
+            "/oauth2PermissionGrants/{id}",
+            Some(AppRoleAssignmentsWrite),
+            "Change the scopes of a delegated permission grant",
+            grants::update_grant
+        ),
+        r!(
+            delete,
+            "/oauth2PermissionGrants/{id}",
+            Some(AppRoleAssignmentsWrite),
+            "Revoke a delegated permission grant",
+            grants::delete_grant
+        ),
         r!(get, "/organization", Some(OrgRead), "The tenant's organization", org::list_organization),
         r!(get, "/organization/{id}", Some(OrgRead), "Get the organization", org::get_organization),
         r!(
@@ -378,6 +431,22 @@ pub fn routes() -> Vec<Route> {
             Some(AuditRead),
             "Get an audit record",
             audit_logs::get_directory_audit
+        ),
+        r!(get, "/auditLogs/signIns", Some(AuditRead), "Sign-in log", sign_ins::list_sign_ins),
+        r!(get, "/auditLogs/signIns/{id}", Some(AuditRead), "Get a sign-in record", sign_ins::get_sign_in),
+        r!(
+            get,
+            "/policies/identitySecurityDefaultsEnforcementPolicy",
+            Some(PolicyRead),
+            "Security defaults",
+            policies::get_security_defaults
+        ),
+        r!(
+            patch,
+            "/policies/identitySecurityDefaultsEnforcementPolicy",
+            Some(PolicyWrite),
+            "Turn security defaults on or off (MFA for every sign-in)",
+            policies::update_security_defaults
         ),
     ]
 }

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portico_core::access::{Action, Principal};
+use portico_core::access::{Action, Caller, Principal};
 use portico_core::ids::{ObjectId, TenantId};
 use portico_core::{secret, validate};
 use portico_store::schema::USER;
@@ -81,15 +81,69 @@ pub async fn find(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<
     found.ok_or_else(|| GraphError::not_found(key))
 }
 
+/// Whether `$select` asks for signInActivity. Graph only shows it to callers that may read the
+/// sign-in log (AuditLog.Read.All) and refuses the request otherwise.
+fn wants_activity(auth: &Authed, select: &[&str]) -> GraphResult<bool> {
+    let wanted = select.iter().any(|s| s.eq_ignore_ascii_case("signInActivity"));
+    if wanted && !auth.0.may(Action::AuditRead) {
+        return Err(GraphError::forbidden());
+    }
+    Ok(wanted)
+}
+
+/// Graph's signInActivity from the store's (last interactive, its request id, last
+/// non-interactive); Portico records successful sign-ins only, so the last successful one is the
+/// last interactive one.
+fn sign_in_activity(a: Option<&(Option<i64>, Option<String>, Option<i64>)>) -> Value {
+    let (last, request, non_interactive) = a.cloned().unwrap_or_default();
+    let dt = |ms: Option<i64>| ms.map_or(Value::Null, |m| json!(portico_core::clock::graph_datetime(m)));
+    json!({
+        "lastSignInDateTime": dt(last),
+        "lastSignInRequestId": request,
+        "lastNonInteractiveSignInDateTime": dt(non_interactive),
+        "lastNonInteractiveSignInRequestId": null,
+        "lastSuccessfulSignInDateTime": dt(last),
+        "lastSuccessfulSignInRequestId": request,
+    })
+}
+
+/// Users in Graph's shape; with signInActivity filled in when `activity` (one query for all).
+async fn render_users(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    list: &[User],
+    activity: bool,
+) -> GraphResult<Vec<Value>> {
+    let mut out: Vec<Value> = list.iter().map(wire::user).collect();
+    if activity && !list.is_empty() {
+        let ids: Vec<ObjectId> = list.iter().map(|u| u.id).collect();
+        let acts = portico_store::signins::activity(conn, tenant, &ids).await?;
+        for (u, v) in list.iter().zip(out.iter_mut()) {
+            v["signInActivity"] = sign_in_activity(acts.get(&u.id));
+        }
+    }
+    Ok(out)
+}
+
+async fn render_one(state: &AppState, tenant: TenantId, u: &User, activity: bool) -> GraphResult<Value> {
+    if !activity {
+        return Ok(wire::user(u));
+    }
+    let mut conn = state.conn().await?;
+    Ok(render_users(&mut conn, tenant, std::slice::from_ref(u), true).await?.pop().unwrap_or_default())
+}
+
 /// GET /users
 pub async fn list_users(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     let plan = opts.plan(&USER, state.dir.store.dialect())?;
     let list = plan.list("users", users::COLUMNS, tenant_scope(auth.tenant(), false), &opts);
     let mut page = list.run(&state.dir.store, users::from_row).await?;
+    let activity = wants_activity(&auth, &plan.select)?;
     let mut conn = state.conn().await?;
     users::load_collections(&mut conn, &mut page.items).await?;
-    let items = page.items.iter().map(|u| wire::select(wire::user(u), &plan.select, wire::USER_DEFAULT)).collect();
+    let rendered = render_users(&mut conn, auth.tenant(), &page.items, activity).await?;
+    let items = rendered.into_iter().map(|v| wire::select(v, &plan.select, wire::USER_DEFAULT)).collect();
     let page = portico_store::list::Page { items, next: page.next, count: page.count };
     Ok(wire::collection(&state.dir.settings.public_url, &opts, "users", page, &plan.select))
 }
@@ -110,12 +164,14 @@ pub async fn get_user(
 ) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     let select = opts.select_for(&USER)?;
+    let activity = wants_activity(&auth, &select)?;
     let u = find(&state, auth.tenant(), &key).await?;
+    let v = render_one(&state, auth.tenant(), &u, activity).await?;
     Ok(wire::entity(
         &state.dir.settings.public_url,
         &opts,
         "users",
-        wire::select(wire::user(&u), &select, wire::USER_DEFAULT),
+        wire::select(v, &select, wire::USER_DEFAULT),
         &select,
     ))
 }
@@ -133,12 +189,14 @@ pub async fn me(auth: Authed, State(state): State<AppState>, opts: QueryOptions)
         return Err(GraphError::forbidden());
     }
     let select = opts.select_for(&USER)?;
+    let activity = wants_activity(&auth, &select)?;
     let u = find(&state, auth.tenant(), &user_id.to_string()).await?;
+    let v = render_one(&state, auth.tenant(), &u, activity).await?;
     Ok(wire::entity(
         &state.dir.settings.public_url,
         &opts,
         "users",
-        wire::select(wire::user(&u), &select, wire::USER_DEFAULT),
+        wire::select(v, &select, wire::USER_DEFAULT),
         &select,
     ))
 }
@@ -435,6 +493,63 @@ pub async fn delete_user(
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Ends every session and refresh token of `user`, audited in the same transaction, and
+/// answers as Graph does: `{"value": true}`.
+async fn revoke_sessions(state: &AppState, opts: &QueryOptions, caller: &Caller, u: &User) -> GraphResult<Response> {
+    let tenant = u.tenant_id;
+    let now = state.now_ms();
+    let mut tx = state.dir.store.begin().await?;
+    portico_store::signin::revoke_user(&mut tx, tenant, u.id, now, "revokeSignInSessions").await?;
+    let mut t = Target::new(u.id, "User", Some(u.display_name.clone()));
+    t.user_principal_name = Some(u.user_principal_name.clone());
+    audit_store::insert(
+        &mut tx,
+        &entry(
+            tenant,
+            &Actor::of(caller),
+            "Invalidate all refresh tokens for a user",
+            "UserManagement",
+            "Update",
+            "Core Directory",
+            &[t],
+            now,
+        ),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let context = format!("{}/{}/$metadata#Edm.Boolean", state.dir.settings.public_url, opts.version());
+    Ok(axum::Json(json!({"@odata.context": context, "value": true})).into_response())
+}
+
+/// POST /users/{id}/revokeSignInSessions
+pub async fn revoke_sign_in_sessions(
+    auth: Authed,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
+    let caller = auth.require(Action::UsersWrite)?.clone();
+    let u = find(&state, auth.tenant(), &key).await?;
+    revoke_sessions(&state, &opts, &caller, &u).await
+}
+
+/// POST /me/revokeSignInSessions: any signed-in user may end their own sessions.
+pub async fn revoke_my_sign_in_sessions(
+    auth: Authed,
+    State(state): State<AppState>,
+    opts: QueryOptions,
+) -> GraphResult<Response> {
+    let Principal::User { user_id, .. } = &auth.0.principal else {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        ));
+    };
+    let u = find(&state, auth.tenant(), &user_id.to_string()).await?;
+    revoke_sessions(&state, &opts, &auth.0, &u).await
 }
 
 async fn groups_of_user(

@@ -118,8 +118,38 @@ pub fn application(a: &Application, passwords: &[PasswordCredential], publisher_
     })
 }
 
-/// A service principal; `app_roles` are its application's roles (or Graph's permissions).
+/// Microsoft Graph's delegated permissions as `oauth2PermissionScopes` of its service principal.
+pub fn graph_permission_scopes() -> Value {
+    Value::Array(
+        portico_core::access::GRAPH_SCOPES
+            .iter()
+            .map(|s| {
+                json!({
+                    "adminConsentDescription": s.description,
+                    "adminConsentDisplayName": s.description,
+                    "id": s.id,
+                    "isEnabled": true,
+                    "type": if s.admin_consent { "Admin" } else { "User" },
+                    "userConsentDescription": s.description,
+                    "userConsentDisplayName": s.description,
+                    "value": s.name,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A service principal; `app_roles` are its application's roles (or Graph's permissions). The
+/// Microsoft Graph service principal also lists its delegated permissions.
 pub fn service_principal(s: &ServicePrincipal, app_roles: &Value, reply_urls: &[String]) -> Value {
+    let mut v = service_principal_base(s, app_roles, reply_urls);
+    if s.app_id == portico_core::access::GRAPH_APP_ID && s.application_id.is_none() {
+        v["oauth2PermissionScopes"] = graph_permission_scopes();
+    }
+    v
+}
+
+fn service_principal_base(s: &ServicePrincipal, app_roles: &Value, reply_urls: &[String]) -> Value {
     json!({
         "id": s.id.to_string(),
         "accountEnabled": s.account_enabled,

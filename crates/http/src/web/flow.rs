@@ -851,19 +851,19 @@ async fn record_consent(state: &AppState, f: &LoginFlow, req: &AuthRequest, for_
     let (Some(client), Some(resource)) = (ObjectId::parse(&req.client_sp), ObjectId::parse(&req.resource_sp)) else {
         return Err(PageError::server(&"bad service principal id in flow"));
     };
+    let missing = missing_consent(state, tenant, user_id, req).await?;
     let mut tx = state.dir.store.begin().await?;
     let wids = roles::roles_of(&mut tx, tenant, user_id).await?;
     let admin = wids.iter().any(|w| ADMIN_CONSENT_ROLES.iter().any(|r| r.eq_ignore_ascii_case(w)));
-    let needs_admin = req.resource_scopes.iter().any(|(_, _, a)| *a);
+    // Only scopes not granted yet count: an administrator's earlier tenant-wide consent stands.
+    let needs_admin =
+        req.resource_scopes.iter().any(|(n, _, a)| *a && missing.iter().any(|m| m.eq_ignore_ascii_case(n)));
     if needs_admin && !admin {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             Some(90094),
             "error_admin_consent",
-            format!(
-                "{} needs permissions that only an administrator can grant. Ask an administrator to grant them for the organization.",
-                req.app_name
-            ),
+            admin_approval(&req.app_name),
         ));
     }
     let principal = if for_org && admin { None } else { Some(user_id) };
@@ -968,27 +968,12 @@ pub async fn advance(
         }
         if !assigned {
             drop(conn);
-            log_sign_in(
-                state,
-                client,
-                tenant,
-                &req,
-                Some(user.id),
-                50105,
-                Some("The signed in user is not assigned to a role for the application."),
-                &f.amr,
-            )
-            .await?;
-            delete_flow(state, &f).await?;
-            return Err(PageError::new(
-                StatusCode::FORBIDDEN,
-                Some(50105),
-                "error_access",
-                format!(
-                    "Your administrator has configured the application {} to block users unless they are specifically granted access.",
-                    req.app_name
-                ),
-            ));
+            let detail = format!(
+                "Your administrator has configured the application {} to block users unless they are specifically granted access.",
+                req.app_name
+            );
+            let reason = "The signed in user is not assigned to a role for the application.";
+            return Err(refuse(state, client, &f, &req, user.id, 50105, reason, "error_access", detail).await);
         }
     }
     drop(conn);
@@ -1069,27 +1054,9 @@ pub async fn advance(
         let needs_admin =
             req.resource_scopes.iter().any(|(n, _, admin)| *admin && missing.iter().any(|m| m.eq_ignore_ascii_case(n)));
         if needs_admin && !is_consent_admin(state, tenant, user.id).await? {
-            log_sign_in(
-                state,
-                client,
-                tenant,
-                &req,
-                Some(user.id),
-                90094,
-                Some("Admin consent is required for the permissions requested by this application."),
-                &f.amr,
-            )
-            .await?;
-            delete_flow(state, &f).await?;
-            return Err(PageError::new(
-                StatusCode::FORBIDDEN,
-                Some(90094),
-                "error_admin_consent",
-                format!(
-                    "{} needs permissions that only an administrator can grant. Ask an administrator to grant them for the organization.",
-                    req.app_name
-                ),
-            ));
+            let reason = "Admin consent is required for the permissions requested by this application.";
+            let detail = admin_approval(&req.app_name);
+            return Err(refuse(state, client, &f, &req, user.id, 90094, reason, "error_admin_consent", detail).await);
         }
         f.stage = "consent".into();
         save(state, &mut f, &req).await?;
@@ -1104,6 +1071,36 @@ pub async fn advance(
         r.headers_mut().append(header::SET_COOKIE, cookie(state, &session_cookie_name(tenant), &t, None));
     }
     Ok(r)
+}
+
+fn admin_approval(app: &str) -> String {
+    format!(
+        "{app} needs permissions that only an administrator can grant. Ask an administrator to grant them for the organization."
+    )
+}
+
+/// Ends a flow with a refusal page, after its signIn record.
+#[expect(clippy::too_many_arguments, reason = "one record, many facts")]
+async fn refuse(
+    state: &AppState,
+    client: &Client,
+    f: &LoginFlow,
+    req: &AuthRequest,
+    user: ObjectId,
+    code: u32,
+    reason: &str,
+    title: &'static str,
+    detail: String,
+) -> PageError {
+    if let Err(e) =
+        log_sign_in(state, client, f.tenant_id, req, Some(user), i64::from(code), Some(reason), &f.amr).await
+    {
+        return e;
+    }
+    if let Err(e) = delete_flow(state, f).await {
+        return e;
+    }
+    PageError::new(StatusCode::FORBIDDEN, Some(code), title, detail)
 }
 
 async fn delete_flow(state: &AppState, f: &LoginFlow) -> Result<(), PageError> {

@@ -6,5 +6,8 @@ mod smoke;
 
 mod applications;
 mod groups;
+mod permission_grants;
+mod policies;
 mod service_principals;
+mod sign_ins;
 mod users;

@@ -63,6 +63,12 @@ pub(crate) struct Objects {
     pub deleted_app: String,
     /// One audit record.
     pub audit: String,
+    /// One sign-in record.
+    pub sign_in: String,
+    /// A delegated permission grant (admin consent for `client_sp` to Microsoft Graph).
+    pub grant: String,
+    /// The tenant's Microsoft Graph service principal.
+    pub graph_sp: String,
 }
 
 impl Objects {
@@ -92,6 +98,9 @@ impl Objects {
             ("deleted_user", &self.deleted_user),
             ("deleted_app", &self.deleted_app),
             ("audit", &self.audit),
+            ("sign_in", &self.sign_in),
+            ("grant", &self.grant),
+            ("graph_sp", &self.graph_sp),
         ]
     }
 }
@@ -218,6 +227,53 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
     ok(&r, StatusCode::OK, "audit");
     let audit = r.body["value"][0]["id"].as_str().expect("an audit record").to_string();
 
+    let sign_in = portico_core::ids::ObjectId::new();
+    {
+        let mut conn = app.state.dir.store.pool().acquire().await.expect("conn");
+        let record = portico_store::signins::SignIn {
+            id: sign_in,
+            tenant_id: tenant,
+            created_at: portico_core::clock::to_millis(time::OffsetDateTime::now_utc()),
+            user_id: portico_core::ids::ObjectId::parse(&user),
+            user_principal_name: Some(user_upn.clone()),
+            user_display_name: Some("Isolation isomember".into()),
+            app_id: Some(app_id.clone()),
+            app_display_name: Some("Isolation API".into()),
+            resource_id: None,
+            resource_display_name: None,
+            ip_address: Some("203.0.113.9".into()),
+            client_app_used: "Browser".into(),
+            user_agent: None,
+            is_interactive: true,
+            error_code: 0,
+            failure_reason: None,
+            additional_details: None,
+            authentication_details: json!([]),
+            authentication_requirement: "singleFactorAuthentication".into(),
+            conditional_access_status: "notApplied".into(),
+            home_tenant_id: Some(tenant.to_string()),
+            resource_tenant_id: tenant.to_string(),
+            correlation_id: portico_core::ids::ObjectId::new().to_string(),
+            user_type: Some("member".into()),
+            cross_tenant_access_type: "none".into(),
+        };
+        portico_store::signins::insert(&mut conn, &record).await.expect("sign-in");
+    }
+    let sign_in = sign_in.to_string();
+    let graph_filter = "appId%20eq%20'00000003-0000-0000-c000-000000000000'";
+    let r = app.get_as(token, &format!("/v1.0/servicePrincipals?$filter={graph_filter}")).await;
+    ok(&r, StatusCode::OK, "Microsoft Graph service principal");
+    let graph_sp = r.body["value"][0]["id"].as_str().expect("graph sp").to_string();
+    let r = app
+        .post_as(
+            token,
+            "/v1.0/oauth2PermissionGrants",
+            json!({"clientId": client_sp, "consentType": "AllPrincipals", "resourceId": graph_sp, "scope": "User.Read"}),
+        )
+        .await;
+    ok(&r, StatusCode::CREATED, "delegated permission grant");
+    let grant = id(&r);
+
     Objects {
         tenant,
         tenant_text: tenant.to_string(),
@@ -245,6 +301,9 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
         deleted_user,
         deleted_app,
         audit,
+        sign_in,
+        grant,
+        graph_sp,
     }
 }
 
@@ -269,6 +328,8 @@ fn param_values(first: &str, param: &str, prev: &str, o: &Objects) -> Option<Vec
         ("roleManagement", "id", "roleAssignments") => v(&[&o.role_assignment]),
         ("directory", "id", "deletedItems") => v(&[&o.deleted_user, &o.deleted_app]),
         ("auditLogs", "id", "directoryAudits") => v(&[&o.audit]),
+        ("auditLogs", "id", "signIns") => v(&[&o.sign_in]),
+        ("oauth2PermissionGrants", "id", _) => v(&[&o.grant]),
         _ => None,
     }
 }
@@ -367,6 +428,14 @@ fn body_for(method: &str, template: &str, a: &Objects, b: &Objects) -> Option<(V
             (json!({"principalId": b.user, "roleDefinitionId": GLOBAL_ADMINISTRATOR, "directoryScopeId": "/"}), Refused)
         }
         ("POST", "/directory/deletedItems/{id}/restore") => (json!({}), Refused),
+        ("POST", "/me/revokeSignInSessions") => (json!({}), MaySucceed),
+        ("POST", "/users/{id}/revokeSignInSessions") => (json!({}), Refused),
+        ("POST", "/oauth2PermissionGrants") => (
+            json!({"clientId": b.client_sp, "consentType": "AllPrincipals", "resourceId": a.graph_sp, "scope": "User.Read"}),
+            Refused,
+        ),
+        ("PATCH", "/oauth2PermissionGrants/{id}") => (json!({"scope": "openid"}), Refused),
+        ("PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy") => (json!({"isEnabled": false}), MaySucceed),
         _ => panic!("{method} {template}: no request body rule; add one in isolation.rs"),
     };
     Some(body)
@@ -395,6 +464,11 @@ async fn snapshot(app: &TestApp, b: &Objects) -> Vec<(String, StatusCode, Value)
         "/v1.0/directory/deletedItems/microsoft.graph.user".into(),
         "/v1.0/directory/deletedItems/microsoft.graph.application".into(),
         "/v1.0/auditLogs/directoryAudits?$top=999".into(),
+        "/v1.0/auditLogs/signIns?$top=999".into(),
+        "/v1.0/oauth2PermissionGrants?$top=999".into(),
+        format!("/v1.0/oauth2PermissionGrants/{}", b.grant),
+        format!("/v1.0/users/{}?$select=id,signInActivity", b.user),
+        "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy".into(),
     ];
     let mut out = vec![];
     for p in paths {
