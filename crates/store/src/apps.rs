@@ -528,6 +528,29 @@ pub async fn granted_roles(
     .await?)
 }
 
+/// The app role ids any of `principals` (a user and their groups, say) holds on a resource, in
+/// one query.
+pub async fn granted_roles_of_any(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    principals: &[ObjectId],
+    resource: ObjectId,
+) -> Result<Vec<String>, StoreError> {
+    if principals.is_empty() {
+        return Ok(vec![]);
+    }
+    let q = format!(
+        "SELECT DISTINCT app_role_id FROM app_role_assignments WHERE tenant_id = $1 AND resource_id = $2 \
+         AND principal_id IN ({}) ORDER BY app_role_id",
+        crate::db::placeholders(3, principals.len())
+    );
+    let mut query = crate::db::dynamic(q).bind(tenant.to_string()).bind(resource.to_string());
+    for p in principals {
+        query = query.bind(p.to_string());
+    }
+    Ok(query.fetch_all(conn).await?.iter().map(|r| r.try_get("app_role_id")).collect::<Result<_, _>>()?)
+}
+
 /// Ids of soft-deleted service principals of a client id (deleted with their application).
 pub async fn deleted_sp_ids(
     conn: &mut AnyConnection,

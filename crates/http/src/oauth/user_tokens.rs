@@ -107,11 +107,7 @@ async fn role_ids(
     principals: &[ObjectId],
     resource_sp: ObjectId,
 ) -> Result<Vec<String>, OAuthError> {
-    let mut ids = vec![];
-    for p in principals {
-        ids.extend(apps::granted_roles(conn, tid, *p, resource_sp).await.map_err(|e| OAuthError::server(&e))?);
-    }
-    Ok(ids)
+    apps::granted_roles_of_any(conn, tid, principals, resource_sp).await.map_err(|e| OAuthError::server(&e))
 }
 
 /// Builds and signs the tokens of a grant: access token, ID token (with `openid`), and a new

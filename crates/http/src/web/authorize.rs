@@ -323,7 +323,7 @@ pub async fn authorize(
     let client_id = get("client_id").ok_or_else(|| {
         PageError::bad_request(900144, "The request must contain the following parameter: 'client_id'.")
     })?;
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(&state).await?;
     let not_found = || {
         PageError::bad_request(
             700016,
@@ -556,7 +556,7 @@ pub async fn authorize(
     }
     f.request = serde_json::to_value(&req).map_err(|e| PageError::server(&e))?;
     {
-        let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+        let mut conn = super::conn(&state).await?;
         signin::insert_flow(&mut conn, &f).await?;
     }
     let mut r = if f.stage == "select_account" || f.user_id.is_none() {

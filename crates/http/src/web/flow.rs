@@ -50,7 +50,7 @@ pub async fn current_session(
     client: &Client,
 ) -> Result<Option<Session>, PageError> {
     let Some(token) = client.cookie(&session_cookie_name(tenant)) else { return Ok(None) };
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let Some(s) = signin::session_by_digest(&mut conn, tenant, &secret::token_digest(token), state.now_ms()).await?
     else {
         return Ok(None);
@@ -65,7 +65,7 @@ fn request_of(f: &LoginFlow) -> Result<AuthRequest, PageError> {
 
 async fn save(state: &AppState, f: &mut LoginFlow, req: &AuthRequest) -> Result<(), PageError> {
     f.request = serde_json::to_value(req).map_err(|e| PageError::server(&e))?;
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     signin::update_flow(&mut conn, f).await?;
     Ok(())
 }
@@ -81,7 +81,7 @@ fn expired() -> PageError {
 
 /// Loads a flow for this browser.
 async fn load(state: &AppState, tenant: TenantId, id: &str, client: &Client) -> Result<LoginFlow, PageError> {
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let f = signin::get_flow(&mut conn, tenant, id, state.now_ms()).await?.ok_or_else(expired)?;
     // A flow started in another browser cannot be continued here (login CSRF, RFC 6749 §10.12).
     let mine = client
@@ -94,7 +94,7 @@ async fn load(state: &AppState, tenant: TenantId, id: &str, client: &Client) -> 
 }
 
 async fn brand(state: &AppState, tenant: TenantId) -> Result<Brand, PageError> {
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let t = tenants::get(&mut conn, tenant).await?.ok_or_else(|| PageError::unknown_tenant(&tenant.to_string()))?;
     Ok(Brand::of(&t))
 }
@@ -127,7 +127,7 @@ async fn show(
     let lang = lang_for(req, client, &b);
     let action = format!("/{tenant}/login");
     let reset_url = format!("/{tenant}/reset");
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let user = match f.user_id {
         Some(u) => users::get(&mut conn, tenant, u, portico_store::users::Deleted::Exclude).await?,
         None => None,
@@ -265,14 +265,14 @@ pub async fn login_post(
             f.login_name = Some(login);
             f.stage = "password".into();
             save(&state, &mut f, &req).await?;
-            redirect_or_show(&state, &client, &f, &req).await
+            show(&state, &client, &f, &req, Extra::default()).await
         }
         "password" => password_step(&state, &client, f, req, &form, lang).await,
         "change_password" => {
             let new = field(&form, "new_password").unwrap_or_default();
             let confirm = field(&form, "confirm").unwrap_or_default();
             let Some(user_id) = f.user_id else { return Err(expired()) };
-            let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+            let mut conn = super::conn(&state).await?;
             let user = users::get(&mut conn, tenant, user_id, portico_store::users::Deleted::Exclude)
                 .await?
                 .ok_or_else(expired)?;
@@ -360,13 +360,13 @@ pub async fn login_post(
     }
 }
 
-async fn redirect_or_show(
-    state: &AppState,
-    client: &Client,
-    f: &LoginFlow,
-    req: &AuthRequest,
-) -> Result<Response, PageError> {
-    show(state, client, f, req, Extra::default()).await
+/// Adds authentication methods the flow has now proved (`amr`), each once.
+fn add_amr(f: &mut LoginFlow, methods: &[&str]) {
+    for m in methods {
+        if !f.amr.iter().any(|x| x == m) {
+            f.amr.push((*m).to_string());
+        }
+    }
 }
 
 /// A digest every unknown account is checked against, so that a wrong name costs the same as a
@@ -404,7 +404,7 @@ async fn password_step(
     let k_pair = format!("pwd:{tenant}:{login_key}:{}", client.ip);
     let k_account = format!("pwd:{tenant}:{login_key}");
     let k_ip = format!("ip:{}", client.ip);
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let user = users::find_for_sign_in(&mut conn, tenant, &login).await?;
     let familiar = match &user {
         Some(u) => {
@@ -448,7 +448,7 @@ async fn password_step(
     let hash = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| decoy_hash(state));
     let ok = verify_password_blocking(password, hash).await && user.as_ref().is_some_and(|u| u.password_hash.is_some());
     let Some(user) = user.filter(|_| ok) else {
-        let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+        let mut conn = super::conn(state).await?;
         for k in [&k_pair, &k_account, &k_ip] {
             throttle::record_failure(&mut conn, k, now, WINDOW_MS).await?;
         }
@@ -483,7 +483,7 @@ async fn password_step(
             message(lang, "account_disabled"),
         ));
     }
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     throttle::clear(&mut conn, &k_pair).await?;
     drop(conn);
     f.user_id = Some(user.id);
@@ -530,7 +530,7 @@ pub async fn set_password(state: &AppState, user: &User, new: &str, activity: &s
         now,
     );
     portico_store::audit::insert(&mut tx, &e).await?;
-    tx.commit().await.map_err(|e| PageError::server(&e))?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -538,7 +538,7 @@ pub async fn set_password(state: &AppState, user: &User, new: &str, activity: &s
 /// whether an email code may serve as the second factor (tenant setting, on by default; ASVS
 /// level 3 deployments turn it off).
 async fn mfa_required(state: &AppState, tenant: TenantId, user: ObjectId) -> Result<(bool, bool, bool), PageError> {
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let policy = tenants::sign_in_policy(&mut conn, tenant).await?;
     let has_totp = mfa::methods(&mut conn, tenant, user).await?.iter().any(|m| m.kind == "softwareOath");
     let required = policy.get("securityDefaults").and_then(|v| v.as_bool()).unwrap_or(false) || has_totp;
@@ -560,7 +560,7 @@ async fn mfa_step(
     let code: String =
         field(form, "code").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).take(32).collect();
     let k_mfa = format!("mfa:{tenant}:{user_id}");
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     if throttle::failures(&mut conn, &k_mfa, now, WINDOW_MS).await? >= MFA_FAILURES {
         drop(conn);
         log_sign_in(
@@ -663,11 +663,7 @@ async fn mfa_step(
     };
     throttle::clear(&mut conn, &k_mfa).await?;
     drop(conn);
-    for a in amr {
-        if !f.amr.iter().any(|x| x == a) {
-            f.amr.push((*a).to_string());
-        }
-    }
+    add_amr(&mut f, amr);
     f.stage = "continue".into();
     save(state, &mut f, &req).await?;
     advance(state, client, f, req).await
@@ -703,7 +699,7 @@ async fn send_email_code(state: &AppState, f: &LoginFlow, user_id: ObjectId) -> 
         lifetime / 60
     );
     crate::mail::keep(&mut tx, Some(tenant), &mail, "Your verification code", &text, "email_otp", now).await?;
-    tx.commit().await.map_err(|e| PageError::server(&e))?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -760,12 +756,8 @@ async fn enroll_step(
         now,
     );
     portico_store::audit::insert(&mut tx, &e).await?;
-    tx.commit().await.map_err(|e| PageError::server(&e))?;
-    for a in ["otp", "mfa"] {
-        if !f.amr.iter().any(|x| x == a) {
-            f.amr.push(a.to_string());
-        }
-    }
+    tx.commit().await?;
+    add_amr(&mut f, &["otp", "mfa"]);
     req.pending_totp = None;
     req.recovery_display = codes;
     f.stage = "recovery_codes".into();
@@ -811,7 +803,7 @@ async fn start_session(
         expires_at: now + lifetime * 1000,
         revoked_at: None,
     };
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     signin::insert_session(&mut conn, &s).await?;
     Ok((s, token))
 }
@@ -823,7 +815,7 @@ async fn missing_consent(
     user: ObjectId,
     req: &AuthRequest,
 ) -> Result<Vec<String>, PageError> {
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let (Some(client), Some(resource)) = (ObjectId::parse(&req.client_sp), ObjectId::parse(&req.resource_sp)) else {
         return Err(PageError::server(&"bad service principal id in flow"));
     };
@@ -839,7 +831,7 @@ async fn missing_consent(
 }
 
 async fn is_consent_admin(state: &AppState, tenant: TenantId, user: ObjectId) -> Result<bool, PageError> {
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let wids = roles::roles_of(&mut conn, tenant, user).await?;
     Ok(wids.iter().any(|w| ADMIN_CONSENT_ROLES.iter().any(|r| r.eq_ignore_ascii_case(w))))
 }
@@ -913,7 +905,7 @@ async fn record_consent(state: &AppState, f: &LoginFlow, req: &AuthRequest, for_
         now,
     );
     portico_store::audit::insert(&mut tx, &e).await?;
-    tx.commit().await.map_err(|e| PageError::server(&e))?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -929,9 +921,9 @@ pub async fn advance(
     let Some(user_id) = f.user_id else {
         f.stage = "identify".into();
         save(state, &mut f, &req).await?;
-        return redirect_or_show(state, client, &f, &req).await;
+        return show(state, client, &f, &req, Extra::default()).await;
     };
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let user = users::get(&mut conn, tenant, user_id, portico_store::users::Deleted::Exclude).await?;
     let Some(user) = user.filter(|u| u.account_enabled) else {
         drop(conn);
@@ -959,14 +951,7 @@ pub async fn advance(
     if sp.app_role_assignment_required {
         let mut principals = vec![user.id];
         principals.extend(portico_store::groups::transitive_member_of(&mut conn, tenant, user.id).await?);
-        let mut assigned = false;
-        for p in principals {
-            if !apps::granted_roles(&mut conn, tenant, p, client_sp).await?.is_empty() {
-                assigned = true;
-                break;
-            }
-        }
-        if !assigned {
+        if apps::granted_roles_of_any(&mut conn, tenant, &principals, client_sp).await?.is_empty() {
             drop(conn);
             let detail = format!(
                 "Your administrator has configured the application {} to block users unless they are specifically granted access.",
@@ -1019,7 +1004,7 @@ pub async fn advance(
         set_cookie = Some(token);
     } else if req.fresh_password || f.amr.iter().any(|a| a == "mfa") {
         // A step up on an existing session: remember what was proved.
-        let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+        let mut conn = super::conn(state).await?;
         if let Some(sid) = &f.session_id {
             signin::refresh_session(
                 &mut conn,
@@ -1104,7 +1089,7 @@ async fn refuse(
 }
 
 async fn delete_flow(state: &AppState, f: &LoginFlow) -> Result<(), PageError> {
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     signin::delete_flow(&mut conn, f.tenant_id, &f.id).await?;
     Ok(())
 }
@@ -1161,7 +1146,7 @@ async fn finish(
         &sign_in_record(state, client, tenant, req, Some(user), None, 0, None, &f.amr),
     )
     .await?;
-    tx.commit().await.map_err(|e| PageError::server(&e))?;
+    tx.commit().await?;
     metrics::counter!("portico_sign_ins_total", "result" => "success").increment(1);
     Ok(answer(state, tenant, req, vec![("code".into(), code)]))
 }
@@ -1251,7 +1236,7 @@ async fn log_sign_in_named(
     reason: Option<&str>,
     amr: &[String],
 ) -> Result<(), PageError> {
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let u = match user {
         Some(id) => users::get(&mut conn, tenant, id, portico_store::users::Deleted::Exclude).await?,
         None => None,

@@ -69,7 +69,7 @@ pub async fn logout(
         .ok_or_else(|| PageError::unknown_tenant(&tenant_key))?;
     let form = if method == Method::POST { super::form_fields(&body) } else { query };
     let session = super::flow::current_session(&state, tenant, &client).await?;
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(&state).await?;
     let user = match &session {
         Some(s) => users::get(&mut conn, tenant, s.user_id, users::Deleted::Exclude).await?,
         None => None,
@@ -106,7 +106,7 @@ pub async fn logout(
             };
             return Ok(render(lang, Some(&brand), "logout.html", ctx, None));
         }
-        let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+        let mut conn = super::conn(&state).await?;
         signin::revoke_session(&mut conn, tenant, &s.id, state.now_ms(), "signed out").await?;
     }
     let back = allowed_return(&state, tenant, client_id.as_deref(), field(&form, "post_logout_redirect_uri")).await;

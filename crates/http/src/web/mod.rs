@@ -159,6 +159,17 @@ impl From<portico_store::StoreError> for PageError {
     }
 }
 
+impl From<sqlx::Error> for PageError {
+    fn from(e: sqlx::Error) -> Self {
+        PageError::server(&e)
+    }
+}
+
+/// A pooled connection, for page handlers.
+pub async fn conn(state: &AppState) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, PageError> {
+    Ok(state.dir.store.pool().acquire().await?)
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let lang = LANG.try_with(|l| *l).unwrap_or("en");

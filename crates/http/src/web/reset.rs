@@ -20,7 +20,7 @@ pub const REQUESTS_PER_ADDRESS: i64 = 10;
 
 async fn tenant_and_brand(state: &AppState, key: &str) -> Result<(TenantId, Brand), PageError> {
     let tenant = TenantId::parse(key).ok_or_else(|| PageError::unknown_tenant(key))?;
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(state).await?;
     let t = portico_store::tenants::get(&mut conn, tenant).await?.ok_or_else(|| PageError::unknown_tenant(key))?;
     Ok((tenant, Brand::of(&t)))
 }
@@ -82,7 +82,7 @@ pub async fn reset_request(
     let k_ip = format!("reset:{}", client.ip);
     let mut tx = state.dir.store.begin().await?;
     if throttle::failures(&mut tx, &k_ip, now, super::flow::WINDOW_MS).await? >= REQUESTS_PER_ADDRESS {
-        tx.commit().await.map_err(|e| PageError::server(&e))?;
+        tx.commit().await?;
         let mut r = render(
             lang,
             Some(&brand),
@@ -130,7 +130,7 @@ pub async fn reset_request(
             crate::mail::keep(&mut tx, Some(tenant), &to, "Reset your password", &text, "password_reset", now).await?;
         }
     }
-    tx.commit().await.map_err(|e| PageError::server(&e))?;
+    tx.commit().await?;
     Ok(render(lang, Some(&brand), "reset_sent.html", minijinja::context! {}, None))
 }
 
@@ -156,7 +156,7 @@ pub async fn reset_password(
             "The link has expired or was already used. Ask for a new one.",
         )
     };
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(&state).await?;
     let code = mfa::code_by_digest(&mut conn, tenant, &secret::token_digest(token), "password_reset", now)
         .await?
         .ok_or_else(bad_link)?;
@@ -172,7 +172,7 @@ pub async fn reset_password(
         let ctx = minijinja::context! { action => format!("/{tenant}/reset/password"), csrf => browser_csrf(&b), token => token, error => error };
         return Ok(render(lang, Some(&brand), "reset_set.html", ctx, None));
     }
-    let mut conn = state.dir.store.pool().acquire().await.map_err(|e| PageError::server(&e))?;
+    let mut conn = super::conn(&state).await?;
     if !mfa::spend_code(&mut conn, code.id, now).await? {
         return Err(bad_link());
     }
