@@ -7,6 +7,7 @@
 //! verification ([`jws`]). Storage lives in `portico-store`, wire formats in `portico-http`.
 
 pub mod access;
+pub mod b2b;
 pub mod clock;
 pub mod ids;
 pub mod jws;

@@ -21,6 +21,51 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Sign-in and session lifetimes.
     pub sessions: SessionSettings,
+    /// Mail delivery.
+    pub mail: MailSettings,
+    /// B2B collaboration.
+    pub b2b: B2bSettings,
+}
+
+/// How mail leaves the deployment.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://host:port` (plain or STARTTLS when offered), `smtps://host:port` (TLS), with
+    /// optional `user:password@`; none keeps every message in the outbox (embedded default).
+    pub smtp_url: Option<String>,
+    /// The From address.
+    pub from_address: String,
+    /// The From display name.
+    pub from_name: String,
+    /// A folder whose templates replace the built-in ones (same file names).
+    pub template_dir: Option<std::path::PathBuf>,
+    /// How often an idle job worker looks for due jobs (milliseconds).
+    pub worker_poll_ms: u64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from_address: "invites@portico.localhost".into(),
+            from_name: "Portico invitations".into(),
+            template_dir: None,
+            worker_poll_ms: 1000,
+        }
+    }
+}
+
+/// B2B collaboration settings of the deployment.
+#[derive(Debug, Clone)]
+pub struct B2bSettings {
+    /// How long an invitation's redeem link works (days).
+    pub invitation_days: i64,
+}
+
+impl Default for B2bSettings {
+    fn default() -> Self {
+        Self { invitation_days: 90 }
+    }
 }
 
 /// Lifetimes of what interactive sign-in creates.
@@ -73,6 +118,8 @@ impl Default for Settings {
             danger_accept_unverified_domains: false,
             trust_forwarded_for: false,
             sessions: SessionSettings::default(),
+            mail: MailSettings::default(),
+            b2b: B2bSettings::default(),
         }
     }
 }

@@ -119,6 +119,8 @@ impl Config {
                 || file.danger_accept_unverified_domains.unwrap_or(false),
             trust_forwarded_for: serve.behind_tls_proxy || file.behind_tls_proxy.unwrap_or(false),
             sessions: defaults.sessions,
+            mail: defaults.mail,
+            b2b: defaults.b2b,
         };
         if !(300..=86_400).contains(&settings.access_token_lifetime_secs) {
             bail!("access_token_lifetime_secs must be between 300 and 86400");

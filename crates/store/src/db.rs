@@ -99,10 +99,12 @@ pub struct Store {
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "directory", include_str!("../migrations/sqlite/0001_directory.sql")),
     (2, "signin", include_str!("../migrations/sqlite/0002_signin.sql")),
+    (3, "b2b", include_str!("../migrations/sqlite/0003_b2b.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "directory", include_str!("../migrations/postgres/0001_directory.sql")),
     (2, "signin", include_str!("../migrations/postgres/0002_signin.sql")),
+    (3, "b2b", include_str!("../migrations/postgres/0003_b2b.sql")),
 ];
 
 impl Store {

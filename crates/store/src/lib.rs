@@ -12,9 +12,11 @@
 
 pub mod apps;
 pub mod audit;
+pub mod b2b;
 pub mod consent;
 pub mod db;
 pub mod groups;
+pub mod jobs;
 pub mod keys;
 pub mod list;
 pub mod maintenance;

@@ -12,23 +12,23 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::{StoreError, flag, opt_str};
 
-fn tenant_of(r: &AnyRow) -> Result<TenantId, sqlx::Error> {
+pub(crate) fn tenant_of(r: &AnyRow) -> Result<TenantId, sqlx::Error> {
     let t: String = r.try_get("tenant_id")?;
     TenantId::parse(&t).ok_or_else(|| sqlx::Error::Decode("bad tenant id".into()))
 }
 
-fn opt_oid(r: &AnyRow, col: &str) -> Result<Option<ObjectId>, sqlx::Error> {
+pub(crate) fn opt_oid(r: &AnyRow, col: &str) -> Result<Option<ObjectId>, sqlx::Error> {
     match opt_str(r, col)? {
         None => Ok(None),
         Some(s) => ObjectId::parse(&s).map(Some).ok_or_else(|| sqlx::Error::Decode(format!("bad {col}").into())),
     }
 }
 
-fn oid(r: &AnyRow, col: &str) -> Result<ObjectId, sqlx::Error> {
+pub(crate) fn oid(r: &AnyRow, col: &str) -> Result<ObjectId, sqlx::Error> {
     opt_oid(r, col)?.ok_or_else(|| sqlx::Error::Decode(format!("missing {col}").into()))
 }
 
-fn json_list(r: &AnyRow, col: &str) -> Result<Vec<String>, sqlx::Error> {
+pub(crate) fn json_list(r: &AnyRow, col: &str) -> Result<Vec<String>, sqlx::Error> {
     let s: String = r.try_get(col)?;
     serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(e.into()))
 }
