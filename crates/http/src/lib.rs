@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod b2b;
 pub mod directory;
 pub mod dns;
 pub mod graph;

@@ -1,0 +1,94 @@
+//! The tenant's external collaboration settings, read from the policy documents the Graph-shaped
+//! API writes (`portico_store::b2b::policy`). Each document is stored in Graph's own shape; a
+//! missing document or property means Entra's default.
+//!
+//! | document name               | Graph resource                                                        |
+//! |-----------------------------|-----------------------------------------------------------------------|
+//! | `authorizationPolicy`       | `/v1.0/policies/authorizationPolicy` (allowInvitesFrom, guestUserRoleId, ...) |
+//! | `b2bManagementPolicy`       | `/beta/policies/b2bManagementPolicies/{id}` (definition, displayName, ...) |
+//! | `externalIdentitiesPolicy`  | `/beta/policies/externalIdentitiesPolicy`                             |
+//! | `emailAuthenticationMethod` | `/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email` |
+
+use portico_core::b2b::{DomainList, GuestAccess, InvitesFrom, guest_role};
+use portico_core::ids::TenantId;
+use portico_store::StoreError;
+use portico_store::b2b as store;
+use serde_json::Value;
+
+/// Document names.
+pub mod doc {
+    /// authorizationPolicy.
+    pub const AUTHORIZATION: &str = "authorizationPolicy";
+    /// b2bManagementPolicy (the domain allow or deny list).
+    pub const B2B_MANAGEMENT: &str = "b2bManagementPolicy";
+    /// externalIdentitiesPolicy.
+    pub const EXTERNAL_IDENTITIES: &str = "externalIdentitiesPolicy";
+    /// The email authentication method configuration.
+    pub const EMAIL_METHOD: &str = "emailAuthenticationMethod";
+}
+
+/// Email one-time passcode for guests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtpSettings {
+    /// Guests without another identity provider may redeem and sign in with a mailed code.
+    pub enabled: bool,
+    /// How long a code works (minutes, 1 to 30; default 10).
+    pub code_minutes: i64,
+    /// How long a one-time-passcode guest's session lasts (hours, 1 to 24; default 24).
+    pub session_hours: i64,
+}
+
+/// Default code lifetime (minutes).
+pub const DEFAULT_OTP_MINUTES: i64 = 10;
+/// Longest code lifetime (minutes).
+pub const MAX_OTP_MINUTES: i64 = 30;
+/// Default one-time-passcode session (hours).
+pub const DEFAULT_OTP_SESSION_HOURS: i64 = 24;
+
+async fn document(conn: &mut sqlx::AnyConnection, tenant: TenantId, name: &str) -> Result<Value, StoreError> {
+    Ok(store::policy(conn, tenant, name).await?.unwrap_or(Value::Null))
+}
+
+/// `allowInvitesFrom` (default `everyone`).
+pub async fn invites_from(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<InvitesFrom, StoreError> {
+    let d = document(conn, tenant, doc::AUTHORIZATION).await?;
+    Ok(d["allowInvitesFrom"].as_str().and_then(InvitesFrom::parse).unwrap_or(InvitesFrom::Everyone))
+}
+
+/// The guest access level from `guestUserRoleId` (default limited).
+pub async fn guest_access(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<GuestAccess, StoreError> {
+    let d = document(conn, tenant, doc::AUTHORIZATION).await?;
+    Ok(GuestAccess::from_role_id(d["guestUserRoleId"].as_str().unwrap_or(guest_role::GUEST_USER)))
+}
+
+/// The domain allow or deny list (default open).
+pub async fn domain_list(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<DomainList, StoreError> {
+    let d = document(conn, tenant, doc::B2B_MANAGEMENT).await?;
+    let definition = d["definition"]
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .unwrap_or(Value::Null);
+    Ok(DomainList::from_definition(&definition))
+}
+
+/// `allowExternalIdentitiesToLeave` (default true, as in Entra).
+pub async fn guests_may_leave(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<bool, StoreError> {
+    let d = document(conn, tenant, doc::EXTERNAL_IDENTITIES).await?;
+    Ok(d["allowExternalIdentitiesToLeave"].as_bool().unwrap_or(true))
+}
+
+/// Email one-time passcode settings (`allowExternalIdToUseEmailOtp`: `default` and `enabled`
+/// turn it on, `disabled` off; Portico adds the code and session lifetimes to the document).
+pub async fn email_otp(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<OtpSettings, StoreError> {
+    let d = document(conn, tenant, doc::EMAIL_METHOD).await?;
+    let enabled = !d["allowExternalIdToUseEmailOtp"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("disabled"));
+    let code_minutes = d["oneTimePasscodeLifetimeInMinutes"]
+        .as_i64()
+        .unwrap_or(DEFAULT_OTP_MINUTES)
+        .clamp(1, MAX_OTP_MINUTES);
+    let session_hours =
+        d["oneTimePasscodeSessionLifetimeInHours"].as_i64().unwrap_or(DEFAULT_OTP_SESSION_HOURS).clamp(1, 24);
+    Ok(OtpSettings { enabled, code_minutes, session_hours })
+}
