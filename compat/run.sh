@@ -2,7 +2,10 @@
 # Interop suite: Microsoft's Graph SDK for Python, authlib + PyJWT, openid-client + jose
 # against a real `portico serve` on a free loopback port with a throw-away SQLite store:
 # client credentials, Graph, and the OpenID Connect code flow with PKCE through the hosted
-# sign-in pages (driven over plain HTTP), refresh, userinfo and logout.
+# sign-in pages (driven over plain HTTP), refresh, userinfo and logout; and a B2B guest's whole
+# walk (invitation mail, one-time passcode, consent, into an app) in Debian's headless Chromium
+# driven by playwright-core (/usr/bin/chromium or CHROMIUM_PATH; scripts/test-all installs
+# it; without it that test skips, or fails when CI is set). Screenshots go to compat/out/.
 #
 #   compat/run.sh            build, start, run python + node suites, stop
 #
@@ -120,6 +123,11 @@ rp_py_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name
 apps_admin_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat app registrar" \
   --permission Application.ReadWrite.All --json 2>>"$DATA/cli.log")"
 
+# The browser walk (compat/node/guest_walk.test.mjs) registers a single-page app, invites a
+# guest and reads the outbox (the invitation and one-time passcode mails) through Graph.
+walk_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat guest walk admin" \
+  --permission Application.ReadWrite.All --permission User.ReadWrite.All --json 2>>"$DATA/cli.log")"
+
 # ---------------------------------------------------------------- server
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 ready=""
@@ -174,6 +182,9 @@ PORTICO_RP_CLIENT_SECRET="$(json_field clientSecret <<<"$rp_node_json")"
 PORTICO_RP_PY_CLIENT_ID="$(json_field appId <<<"$rp_py_json")"
 PORTICO_RP_PY_CLIENT_SECRET="$(json_field clientSecret <<<"$rp_py_json")"
 export PORTICO_RP_CLIENT_ID PORTICO_RP_CLIENT_SECRET PORTICO_RP_PY_CLIENT_ID PORTICO_RP_PY_CLIENT_SECRET
+PORTICO_WALK_CLIENT_ID="$(json_field appId <<<"$walk_json")"
+PORTICO_WALK_CLIENT_SECRET="$(json_field clientSecret <<<"$walk_json")"
+export PORTICO_WALK_CLIENT_ID PORTICO_WALK_CLIENT_SECRET
 
 # A public client (publicClient redirect URI: no secret, PKCE only), registered the way an
 # administrator would: through the Graph API (POST /applications, /servicePrincipals).
@@ -209,7 +220,7 @@ py_rc=0
 node_rc=0
 say "python: pytest compat/python (msgraph-sdk, authlib, PyJWT)"
 timeout 600 "$VENV/bin/python" -m pytest -q -p no:cacheprovider compat/python || py_rc=$?
-say "node: node --test compat/node/ (openid-client, jose)"
+say "node: node --test compat/node/ (openid-client, jose; the guest walk in headless Chromium)"
 timeout 300 node --test --test-timeout=60000 compat/node/ || node_rc=$?
 
 say "python exit $py_rc, node exit $node_rc"

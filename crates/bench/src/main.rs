@@ -7,6 +7,10 @@
 //!   endpoint.
 //! - `token-rate`: client-credentials grants per second from concurrent loopback clients (for a
 //!   separate load generator, see benches/token-rate.sh with wrk).
+//! - `invite-rate`: sustained `POST /v1.0/invitations` per second from concurrent loopback
+//!   clients against an in-process server (SQLite or PostgreSQL).
+//! - `bulk-import`: a bulk-invite CSV of N rows through the code path of `portico invite import`
+//!   (parse, store the batch, invite every row), timed per phase.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,6 +80,34 @@ enum Cmd {
         /// Seconds to run.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+    },
+    /// Sustained POST /v1.0/invitations per second over loopback HTTP (every address new).
+    InviteRate {
+        /// sqlite://PATH?mode=rwc or postgres://... (a fresh file or schema is best).
+        #[arg(long, env = "TEST_DATABASE_URL")]
+        database_url: String,
+        /// Invitations to send (after 64 warm-up invitations).
+        #[arg(long, default_value_t = 5000)]
+        requests: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// sendInvitationMessage: true queues one mail per invitation (nothing is sent: no SMTP
+        /// server and no worker run in the benchmark).
+        #[arg(long)]
+        send_message: bool,
+    },
+    /// Bulk import of a generated bulk-invite CSV through `portico invite import`'s code path.
+    BulkImport {
+        /// sqlite://PATH?mode=rwc or postgres://... (a fresh file or schema is best).
+        #[arg(long)]
+        database_url: String,
+        /// Rows in the file (every address new).
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        /// The file's sendEmail column (true queues one mail per row; nothing is sent).
+        #[arg(long)]
+        send_email: bool,
     },
 }
 
@@ -374,6 +406,140 @@ async fn token_rate(
     Ok(())
 }
 
+/// A store, a directory over it and a fresh tenant (named with `tag`), for the invitation benchmarks.
+async fn invite_setup(url: &str, public_url: &str, tag: &str) -> anyhow::Result<(Directory, TenantId)> {
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+    let dir = Directory {
+        store,
+        settings: Arc::new(Settings { public_url: public_url.to_string(), ..Settings::default() }),
+        keys: Arc::new(KeyRing::new(MasterKey::generate(), Duration::from_secs(30))),
+        clock: Arc::new(SystemClock),
+        password_cost: PasswordCost::TEST,
+    };
+    let t = dir.create_tenant(&format!("Invite bench {tag}"), None, &Actor::CommandLine).await?;
+    Ok((dir, t.id))
+}
+
+async fn invite_rate(url: &str, requests: usize, concurrency: usize, send_message: bool) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let run = ObjectId::new().to_string();
+    let tag = run[run.len() - 8..].to_string();
+    let (dir, tenant) = invite_setup(url, &base, &tag).await?;
+    let state = AppState { dir: dir.clone(), metrics: None };
+    let router = portico_http::router(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+    });
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let token = get_token(&dir, &http, &base, tenant, &["User.Invite.All".to_string()]).await?;
+    let send = move |i: usize, phase: &'static str| {
+        let (http, base, token, tag) = (http.clone(), base.clone(), token.clone(), tag.clone());
+        async move {
+            let body = json!({
+                "invitedUserEmailAddress": format!("{phase}{i}.{tag}@partner{}.test", i % 50),
+                "inviteRedirectUrl": "https://myapps.example.com",
+                "sendInvitationMessage": send_message,
+            });
+            let t = Instant::now();
+            let r = http.post(format!("{base}/v1.0/invitations")).bearer_auth(&token).json(&body).send().await?;
+            let status = r.status();
+            let text = r.text().await?;
+            if status != reqwest::StatusCode::CREATED {
+                bail!("POST /v1.0/invitations answered {status}: {text}");
+            }
+            Ok::<f64, anyhow::Error>(t.elapsed().as_secs_f64() * 1000.0)
+        }
+    };
+    for i in 0..64 {
+        send(i, "warm").await?;
+    }
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..concurrency {
+        let (next, send) = (next.clone(), send.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = vec![];
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                lat.push(send(i, "g").await?);
+            }
+            Ok::<Vec<f64>, anyhow::Error>(lat)
+        }));
+    }
+    let mut lat = vec![];
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let engine = if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" };
+    println!(
+        "{engine}: {} invitations/s ({} in {secs:.1} s, {concurrency} clients, sendInvitationMessage {send_message}; \
+         p50 {:.1} ms, p99 {:.1} ms)",
+        (requests as f64 / secs).round(),
+        requests,
+        percentile(&lat, 50.0),
+        percentile(&lat, 99.0)
+    );
+    let guests = dir.store.count_users(tenant).await?;
+    if guests != (requests + 64) as i64 {
+        bail!("expected {} guests, found {guests}", requests + 64);
+    }
+    Ok(())
+}
+
+async fn bulk_import(url: &str, rows: usize, send_email: bool) -> anyhow::Result<()> {
+    use portico_http::b2b::{batch, invite::Inviting};
+    let run = ObjectId::new().to_string();
+    let tag = &run[run.len() - 8..];
+    let (dir, tenant) = invite_setup(url, "http://localhost:8080", tag).await?;
+    let state = AppState { dir: dir.clone(), metrics: None };
+    let mut csv = String::with_capacity(rows * 90);
+    csv.push_str("version:v1.0\nEmail address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,\
+                  Send invitation message (true or false) [sendEmail],Customized invitation message [customizedMessageBody]\n");
+    for i in 0..rows {
+        csv.push_str(&format!("guest{i}.{tag}@partner{}.test,https://myapps.example.com,{send_email},\n", i % 50));
+    }
+    println!("file: {rows} rows, {:.1} MB", csv.len() as f64 / 1e6);
+    let total = Instant::now();
+    let t = Instant::now();
+    let parsed = batch::parse_csv(csv.as_bytes(), state.now_ms())?;
+    let parse_s = t.elapsed().as_secs_f64();
+    let who = Inviting::command_line();
+    let t = Instant::now();
+    let b = batch::create(&state, tenant, &parsed.rows, &format!("cli:{}", parsed.digest), &who, false).await?;
+    let store_s = t.elapsed().as_secs_f64();
+    let pb = indicatif::ProgressBar::new(rows as u64);
+    let t = Instant::now();
+    let counts = batch::run_to_end(&state, &b, &who, |n| {
+        pb.inc(n as u64);
+        async { Ok(()) }
+    })
+    .await?;
+    pb.finish_and_clear();
+    let invite_s = t.elapsed().as_secs_f64();
+    let total_s = total.elapsed().as_secs_f64();
+    let engine = if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" };
+    println!(
+        "{engine}: {rows} rows in {total_s:.1} s ({:.0} rows/s): parse {parse_s:.2} s, store batch {store_s:.2} s, \
+         invite {invite_s:.1} s; invited {}, already invited {}, failed {} (sendEmail {send_email})",
+        rows as f64 / total_s,
+        counts.invited,
+        counts.already_invited,
+        counts.failed
+    );
+    if counts.invited != rows as i64 {
+        bail!("expected {rows} invited rows");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
@@ -382,5 +548,9 @@ async fn main() -> anyhow::Result<()> {
         Cmd::TokenRate { base, tenant, client_id, client_secret, connections, seconds } => {
             token_rate(&base, &tenant, &client_id, &client_secret, connections, seconds).await
         }
+        Cmd::InviteRate { database_url, requests, concurrency, send_message } => {
+            invite_rate(&database_url, requests, concurrency, send_message).await
+        }
+        Cmd::BulkImport { database_url, rows, send_email } => bulk_import(&database_url, rows, send_email).await,
     }
 }

@@ -4,7 +4,12 @@
 //! (`scp`) and the user's directory roles (`wids`). Every Graph-shaped endpoint names the
 //! [`Action`] it performs and asks [`Caller::may`]. Application permissions are granted as app role
 //! assignments on the tenant's Microsoft Graph service principal, exactly as in Entra ID.
+//!
+//! A guest (a user whose `userType` is `Guest`) starts from the guest access level of the
+//! tenant's `authorizationPolicy.guestUserRoleId` instead of the member defaults; which objects
+//! such a guest may then see is decided by the Graph surface (`portico_http::graph::guest_scope`).
 
+use crate::b2b::GuestAccess;
 use crate::ids::{ObjectId, TenantId};
 
 /// The application id of Microsoft Graph, kept so Graph tooling recognises the resource.
@@ -54,7 +59,9 @@ perms! {
     "Domain.Read.All", "dbb9058a-0e50-45d7-ae91-66909b5d4664", "Read domains";
     "Domain.ReadWrite.All", "7e05723c-0bb0-42da-be95-ae9f08a6e53c", "Read and write domains";
     "Policy.Read.All", "246dd0d5-5bd0-4def-940b-0421030a5b68", "Read your organization's policies";
-    "Policy.ReadWrite.AuthorizationPolicy", "fb221be6-99f2-473f-bd32-01c6a0e9ca3b", "Read and write your organization's authorization policy";
+    "Policy.ReadWrite.Authorization", "fb221be6-99f2-473f-bd32-01c6a0e9ca3b", "Read and write your organization's authorization policy";
+    "Policy.ReadWrite.ExternalIdentities", "03cc4f92-788e-4ede-b93f-199424d144a5", "Read and write your organization's external identities policy";
+    "Policy.ReadWrite.AuthenticationMethod", "29c18626-4985-4dcd-85c0-193eef327366", "Read and write all authentication method policies";
     "Policy.ReadWrite.CrossTenantAccess", "338163d7-f101-4c92-94ba-ca46fe52447c", "Read and write your organization's cross tenant access policies";
     "Policy.ReadWrite.ConditionalAccess", "01c0a623-fc9b-48e9-b794-0756f8e8f067", "Read and write your organization's conditional access policies";
     "IdentityProvider.Read.All", "e321f0bb-e7f7-481e-bb28-e3b0b32d4bd0", "Read identity providers";
@@ -115,6 +122,9 @@ scopes! {
     "RoleManagement.Read.Directory", "741c54c3-0c1e-44a1-818b-3f97ab4e8c83", true, "Read your organization's directory roles";
     "AuditLog.Read.All", "e4c9e354-4dc5-45b8-9e7c-e1393b0b1a20", true, "Read audit log data";
     "Policy.Read.All", "572fea84-0151-49b2-9301-11cb16974376", true, "Read your organization's policies";
+    "Policy.ReadWrite.Authorization", "edd3c878-b384-41fd-95ad-e7407dd775be", true, "Read and write your organization's authorization policy";
+    "Policy.ReadWrite.ExternalIdentities", "b5219784-1215-45b5-b3f1-88fe1081f9c0", true, "Read and write your organization's external identities policy";
+    "Policy.ReadWrite.AuthenticationMethod", "7e823077-d88e-468f-a337-e18f1f0e6c7c", true, "Read and write all authentication method policies";
 }
 
 /// The OpenID Connect scopes: they shape the ID token rather than the access token.
@@ -255,14 +265,18 @@ impl Action {
             DomainsWrite => &["Domain.ReadWrite.All"],
             PolicyRead => &[
                 "Policy.Read.All",
-                "Policy.ReadWrite.AuthorizationPolicy",
+                "Policy.ReadWrite.Authorization",
                 "Policy.ReadWrite.CrossTenantAccess",
                 "Policy.ReadWrite.ConditionalAccess",
+                "Policy.ReadWrite.ExternalIdentities",
+                "Policy.ReadWrite.AuthenticationMethod",
             ],
             PolicyWrite => &[
-                "Policy.ReadWrite.AuthorizationPolicy",
+                "Policy.ReadWrite.Authorization",
                 "Policy.ReadWrite.CrossTenantAccess",
                 "Policy.ReadWrite.ConditionalAccess",
+                "Policy.ReadWrite.ExternalIdentities",
+                "Policy.ReadWrite.AuthenticationMethod",
             ],
         }
     }
@@ -278,6 +292,15 @@ impl Action {
     pub fn member_default(self) -> bool {
         use Action::*;
         matches!(self, UsersRead | GroupsRead | AppsRead | OrgRead | DomainsRead | RolesRead)
+    }
+
+    /// Whether a guest with limited or restricted access may attempt it with no directory role.
+    /// Entra's default guest permissions read users, groups (within limits the Graph surface
+    /// applies per object) and the organization's name and domains; applications, roles, domains
+    /// and logs are out of reach.
+    pub fn guest_default(self) -> bool {
+        use Action::*;
+        matches!(self, UsersRead | GroupsRead | OrgRead)
     }
 }
 
@@ -481,6 +504,9 @@ pub struct Caller {
     pub scopes: Vec<String>,
     /// Directory role template ids (`wids`) of a user token.
     pub role_template_ids: Vec<String>,
+    /// For a delegated caller whose user is a guest: the tenant's guest access level at the time
+    /// of the request. `None` for members and for applications, which are never guests.
+    pub guest: Option<GuestAccess>,
 }
 
 impl Caller {
@@ -503,10 +529,27 @@ impl Caller {
                     s.eq_ignore_ascii_case("Directory.AccessAsUser.All")
                         || allowed.iter().any(|a| a.eq_ignore_ascii_case(s))
                 });
-                let role_ok = action.member_default()
-                    || self.role_template_ids.iter().filter_map(|w| role_by_id(w)).any(|r| r.actions.contains(&action));
-                scoped && role_ok
+                let by_default = match self.guest {
+                    Some(GuestAccess::Limited | GuestAccess::Restricted) => action.guest_default(),
+                    Some(GuestAccess::SameAsMembers) | None => action.member_default(),
+                };
+                scoped && (by_default || self.role_allows(action))
             }
+        }
+    }
+
+    /// Whether one of the user's directory roles allows `action`.
+    fn role_allows(&self, action: Action) -> bool {
+        self.role_template_ids.iter().filter_map(|w| role_by_id(w)).any(|r| r.actions.contains(&action))
+    }
+
+    /// The guest access level that narrows `action` for this caller: `Some` only for a guest with
+    /// limited or restricted access none of whose directory roles allows the action (a role
+    /// grants a guest what it grants a member, as in Entra).
+    pub fn guest_limit(&self, action: Action) -> Option<GuestAccess> {
+        match self.guest {
+            Some(level @ (GuestAccess::Limited | GuestAccess::Restricted)) if !self.role_allows(action) => Some(level),
+            _ => None,
         }
     }
 }
@@ -526,6 +569,7 @@ mod tests {
             app_permissions: perms.iter().map(|s| s.to_string()).collect(),
             scopes: vec![],
             role_template_ids: vec![],
+            guest: None,
         }
     }
 
@@ -540,7 +584,12 @@ mod tests {
             app_permissions: vec![],
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             role_template_ids: wids.iter().map(|s| s.to_string()).collect(),
+            guest: None,
         }
+    }
+
+    fn guest(level: GuestAccess, wids: &[&str]) -> Caller {
+        Caller { guest: Some(level), ..user(&["Directory.Read.All"], wids) }
     }
 
     #[test]
@@ -564,6 +613,38 @@ mod tests {
         let gr = user(&["Directory.AccessAsUser.All"], &["f2ef992c-3afb-46b9-b7cf-a126ee74c451"]);
         assert!(gr.may(Action::AuditRead));
         assert!(!gr.may(Action::UsersWrite));
+    }
+
+    #[test]
+    fn guests_start_from_their_access_level() {
+        let reads = [Action::UsersRead, Action::GroupsRead, Action::AppsRead, Action::OrgRead, Action::DomainsRead];
+        // Same as members: exactly a member's defaults.
+        let same = guest(GuestAccess::SameAsMembers, &[]);
+        let member = user(&["Directory.Read.All"], &[]);
+        for a in ALL_ACTIONS {
+            assert_eq!(same.may(*a), member.may(*a), "{a:?}");
+            assert_eq!(same.guest_limit(*a), None);
+        }
+        for level in [GuestAccess::Limited, GuestAccess::Restricted] {
+            let g = guest(level, &[]);
+            assert!(g.may(Action::UsersRead) && g.may(Action::GroupsRead) && g.may(Action::OrgRead));
+            for a in [Action::AppsRead, Action::RolesRead, Action::DomainsRead, Action::AuditRead, Action::UsersWrite] {
+                assert!(!g.may(a), "{level:?} guest may not {a:?}");
+            }
+            assert_eq!(g.guest_limit(Action::UsersRead), Some(level));
+            // A directory role grants a guest what it grants a member, without limits.
+            let reader = guest(level, &["f2ef992c-3afb-46b9-b7cf-a126ee74c451"]);
+            for a in reads {
+                assert!(reader.may(a), "{level:?} Global Reader guest may {a:?}");
+                assert_eq!(reader.guest_limit(a), None);
+            }
+            // The scope is still needed.
+            let unscoped = Caller { scopes: vec!["User.Read".into()], ..guest(level, &[]) };
+            assert!(!unscoped.may(Action::UsersRead));
+        }
+        // Members and applications are never limited.
+        assert_eq!(member.guest_limit(Action::UsersRead), None);
+        assert_eq!(app(&["User.Read.All"]).guest_limit(Action::UsersRead), None);
     }
 
     #[test]

@@ -215,8 +215,8 @@ mod tests {
 
     #[test]
     fn invite_policy_matrix() {
-        use InvitesFrom::*;
         use Inviter::*;
+        use InvitesFrom::*;
         let table = [
             (None, [false, false, false, false]),
             (AdminsAndGuestInviters, [false, true, false, false]),
@@ -234,10 +234,14 @@ mod tests {
 
     #[test]
     fn domain_lists() {
-        let allow = DomainList::from_definition(&serde_json::json!({"B2BManagementPolicy":{"InvitationsAllowedAndBlockedDomainsPolicy":{"AllowedDomains":["Fabrikam.com"]}}}));
+        let allow = DomainList::from_definition(
+            &serde_json::json!({"B2BManagementPolicy":{"InvitationsAllowedAndBlockedDomainsPolicy":{"AllowedDomains":["Fabrikam.com"]}}}),
+        );
         assert!(allow.allows("fabrikam.com") && allow.allows("eu.fabrikam.com"));
         assert!(!allow.allows("notfabrikam.com") && !allow.allows("contoso.com"));
-        let block = DomainList::from_definition(&serde_json::json!({"B2BManagementPolicy":{"InvitationsAllowedAndBlockedDomainsPolicy":{"BlockedDomains":["live.com"]}}}));
+        let block = DomainList::from_definition(
+            &serde_json::json!({"B2BManagementPolicy":{"InvitationsAllowedAndBlockedDomainsPolicy":{"BlockedDomains":["live.com"]}}}),
+        );
         assert!(!block.allows("live.com") && block.allows("fabrikam.com"));
         assert_eq!(DomainList::from_definition(&serde_json::json!({})), DomainList::Open);
     }

@@ -25,6 +25,11 @@ pub fn valid_verifier(verifier: &str) -> bool {
         && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// The S256 challenge of a verifier (for Portico as a client of an identity provider).
+pub fn challenge_s256(verifier: &str) -> String {
+    B64URL.encode(digest::digest(&digest::SHA256, verifier.as_bytes()))
+}
+
 /// Whether `verifier` matches an S256 `challenge`:
 /// `BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge` (RFC 7636 §4.6), compared in
 /// constant time. A malformed verifier never matches.

@@ -14,6 +14,7 @@ pub mod b2b;
 pub mod directory;
 pub mod dns;
 pub mod graph;
+pub mod jobs;
 pub mod keyring;
 pub mod mail;
 pub mod oauth;

@@ -1,5 +1,6 @@
-//! The operator's commands: tenants, users, applications, keys. Each writes through the same
-//! directory operations as the API, so the audit log records them ("Portico command line").
+//! The operator's commands: tenants, users, applications, keys, and reading the mail outbox.
+//! Each write goes through the same directory operations as the API, so the audit log records
+//! them ("Portico command line").
 
 use anyhow::{Context, anyhow, bail};
 use portico_core::access;
@@ -11,7 +12,7 @@ use portico_store::apps::Application;
 use portico_store::{StoreError, tenants};
 use serde_json::{Value, json};
 
-use crate::cli::{AppCommand, KeysCommand, SigningAlg, TenantCommand, UserCommand};
+use crate::cli::{AppCommand, KeysCommand, MailCommand, SigningAlg, TenantCommand, UserCommand};
 
 /// Prints JSON or text.
 pub fn print(json: bool, value: Value, text: &str) -> anyhow::Result<()> {
@@ -215,4 +216,52 @@ pub async fn keys(dir: &Directory, cmd: KeysCommand, json: bool) -> anyhow::Resu
         .collect::<Vec<_>>()
         .join("\n");
     print(json, Value::Array(out), &text)
+}
+
+/// `portico mail ...`
+pub async fn mail(dir: &Directory, cmd: MailCommand, json: bool) -> anyhow::Result<()> {
+    let MailCommand::Outbox { tenant, limit } = cmd;
+    let tid = match tenant {
+        Some(t) => Some(tenant_id(dir, &t).await?),
+        None => None,
+    };
+    let mut conn = dir.store.pool().acquire().await.map_err(StoreError::from)?;
+    let mails = portico_store::outbox::list(&mut conn, tid, limit).await?;
+    let rows: Vec<Value> = mails
+        .iter()
+        .map(|m| {
+            let mut v = portico_http::graph::mail_outbox::render(m);
+            v["tenantId"] = json!(m.tenant_id.map(|t| t.to_string()));
+            v
+        })
+        .collect();
+    let text = if mails.is_empty() {
+        "The outbox is empty: no mail was sent or kept yet.".to_string()
+    } else {
+        let clip = |s: &str, n: usize| -> String {
+            if s.chars().count() > n {
+                format!("{}…", s.chars().take(n - 1).collect::<String>())
+            } else {
+                s.to_string()
+            }
+        };
+        let mut s = format!("{:<20} {:<7} {:<15} {:<32} SUBJECT\n", "CREATED (UTC)", "STATUS", "PURPOSE", "TO");
+        for m in &mails {
+            let created = portico_core::clock::graph_datetime(m.created_at);
+            s.push_str(&format!(
+                "{:<20} {:<7} {:<15} {:<32} {}\n",
+                created.get(..19).unwrap_or(&created).replace('T', " "),
+                m.status,
+                clip(&m.purpose, 15),
+                clip(&m.recipient, 32),
+                clip(&m.subject, 70)
+            ));
+            if let Some(e) = &m.error {
+                s.push_str(&format!("{:<20} error: {}\n", "", clip(e, 150)));
+            }
+        }
+        s.push_str("\nThe bodies (with their links) are in `portico mail outbox --json`.");
+        s
+    };
+    print(json, Value::Array(rows), &text)
 }

@@ -89,6 +89,12 @@ pub enum Command {
     /// Generate bulk data for benchmarks and trials.
     #[command(subcommand)]
     Seed(SeedCommand),
+    /// Look at the mail Portico sent or kept.
+    #[command(subcommand)]
+    Mail(MailCommand),
+    /// Invite guests in bulk from a CSV file (Entra's bulk-invite template).
+    #[command(subcommand)]
+    Invite(crate::invite::InviteCommand),
 }
 
 /// Flags of `serve`.
@@ -128,6 +134,22 @@ pub struct ServeArgs {
     /// DEVELOPMENT ONLY: allow a plain-http public URL on a non-loopback host.
     #[arg(long, env = "PORTICO_DANGER_INSECURE_HTTP")]
     pub danger_insecure_http: bool,
+    /// Send mail through this SMTP server: smtp://HOST:PORT (plain to loopback, else STARTTLS
+    /// when offered), smtp+starttls://HOST:PORT (STARTTLS required) or smtps://HOST:PORT (TLS),
+    /// with optional USER:PASSWORD@ (percent-encoded). Without it, mail is kept in the outbox
+    /// (read it with `portico mail outbox`) and each arrival is logged with its link.
+    #[arg(long, env = "PORTICO_SMTP_URL", value_name = "URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of mail Portico sends.
+    #[arg(long, env = "PORTICO_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+    /// The From name; mail on behalf of an organisation shows "<organisation> via <name>".
+    #[arg(long, env = "PORTICO_MAIL_FROM_NAME", value_name = "NAME")]
+    pub mail_from_name: Option<String>,
+    /// A folder whose files replace the built-in mail templates of the same name
+    /// (invitation.html, invitation.txt, invitation_subject.txt, invitation.en.json, ...).
+    #[arg(long, env = "PORTICO_MAIL_TEMPLATE_DIR", value_name = "DIR")]
+    pub mail_template_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,5 +258,28 @@ pub enum SeedCommand {
         /// Name prefix.
         #[arg(long, default_value = "Bench")]
         prefix: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// List the newest messages of the outbox: sign-in codes, password links and invitations,
+    /// with their delivery status (queued, sent, kept, failed) and last error.
+    ///
+    /// Without an SMTP server (serve --smtp-url) every message is kept here, so this is where
+    /// the links of a fresh installation arrive. With --json, prints a JSON array whose messages
+    /// carry their text bodies (they hold working links: treat the output as secret).
+    ///
+    /// Examples:
+    ///   portico mail outbox
+    ///   portico mail outbox --tenant contoso.test --limit 5 --json
+    #[command(verbatim_doc_comment)]
+    Outbox {
+        /// Only this tenant's mail (tenant id or verified domain); default: every tenant.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+        /// How many messages, newest first (1-1000).
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: i64,
     },
 }

@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod config;
 mod demo;
+mod invite;
 mod seed;
 mod serve;
 
@@ -118,6 +119,8 @@ fn main() -> std::process::ExitCode {
             Command::App(c) => admin::app(&open(&cfg, true).await?, c, json).await,
             Command::Keys(c) => admin::keys(&open(&cfg, true).await?, c, json).await,
             Command::Seed(c) => seed::run(&open(&cfg, true).await?, c, json).await,
+            Command::Mail(c) => admin::mail(&open(&cfg, true).await?, c, json).await,
+            Command::Invite(c) => invite::run(open(&cfg, true).await?, c, json).await,
         }
     });
     match result {

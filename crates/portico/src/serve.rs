@@ -1,5 +1,6 @@
-//! `portico serve`: checks transport rules, opens and migrates the store, bootstraps a first
-//! tenant on an empty store, optionally seeds the demo, and serves until SIGINT/SIGTERM.
+//! `portico serve`: checks transport rules and the mail settings, opens and migrates the store,
+//! bootstraps a first tenant on an empty store, optionally seeds the demo, starts the upkeep
+//! task and the job worker (mail delivery, invitation batches), and serves until SIGINT/SIGTERM.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,9 +31,13 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// How long finished jobs stay in the queue for inspection.
+const FINISHED_JOB_RETENTION_DAYS: i64 = 7;
+
 /// Hourly upkeep every server may run (each step is idempotent): purge objects deleted more than
-/// 30 days ago, keys whose publication ended, and expired sign-in state (flows, sessions, grants
-/// with their codes and refresh tokens, one-time codes, old throttle windows).
+/// 30 days ago, keys whose publication ended, expired sign-in state (flows, sessions, grants
+/// with their codes and refresh tokens, one-time codes, old throttle windows), and jobs that
+/// finished more than a week ago.
 fn spawn_upkeep(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -45,8 +50,11 @@ fn spawn_upkeep(state: AppState) {
                 let purged = portico_store::maintenance::purge_deleted_before(&mut tx, cutoff).await?;
                 let keys = portico_store::keys::prune(&mut tx, now).await?;
                 let expired = portico_store::signin::purge_expired(&mut tx, now).await?;
+                let jobs =
+                    portico_store::jobs::purge_finished(&mut tx, now - FINISHED_JOB_RETENTION_DAYS * 24 * 3600 * 1000)
+                        .await?;
                 tx.commit().await.map_err(portico_store::StoreError::from)?;
-                Ok::<_, portico_store::StoreError>((purged, keys, expired))
+                Ok::<_, portico_store::StoreError>((purged, keys, expired + jobs))
             }
             .await;
             match result {
@@ -54,7 +62,7 @@ fn spawn_upkeep(state: AppState) {
                     purged = p,
                     keys = k,
                     sign_in_state = e,
-                    "upkeep: purged {p} deleted object(s), {k} expired key(s) and {e} expired sign-in record(s)"
+                    "upkeep: purged {p} deleted object(s), {k} expired key(s) and {e} expired sign-in record(s) or finished job(s)"
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "upkeep failed: {e}"),
@@ -63,9 +71,31 @@ fn spawn_upkeep(state: AppState) {
     });
 }
 
+/// The configuration with the mail flags of `serve` applied (flags and `PORTICO_SMTP_URL` and
+/// friends win over the defaults).
+fn with_mail_flags(cfg: &Config, args: &ServeArgs) -> Config {
+    let mut cfg = cfg.clone();
+    let mail = &mut cfg.settings.mail;
+    if let Some(u) = args.smtp_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        mail.smtp_url = Some(u.to_string());
+    }
+    if let Some(a) = &args.mail_from {
+        mail.from_address = a.trim().to_string();
+    }
+    if let Some(n) = &args.mail_from_name {
+        mail.from_name = n.trim().to_string();
+    }
+    if let Some(d) = &args.mail_template_dir {
+        mail.template_dir = Some(d.clone());
+    }
+    cfg
+}
+
 /// Runs the server.
 pub async fn run(cfg: &Config, args: &ServeArgs, started: Instant) -> anyhow::Result<()> {
     cfg.check_transport()?;
+    let cfg = &with_mail_flags(cfg, args);
+    portico_http::mail::smtp::check(&cfg.settings.mail).map_err(|e| anyhow::anyhow!("{e}"))?;
     let dir = crate::open(cfg, !args.no_migrate).await?;
     let first = demo::bootstrap_if_empty(&dir).await?;
     if args.demo {
@@ -78,6 +108,13 @@ pub async fn run(cfg: &Config, args: &ServeArgs, started: Instant) -> anyhow::Re
         .ok();
     let state = AppState { dir, metrics };
     spawn_upkeep(state.clone());
+    portico_http::jobs::spawn_worker(state.clone());
+    match &state.dir.settings.mail.smtp_url {
+        Some(_) => tracing::info!("mail is sent through the configured SMTP server"),
+        None => tracing::info!(
+            "no SMTP server configured (--smtp-url): mail is kept in the outbox; read it with `portico mail outbox`"
+        ),
+    }
     let app = portico_http::router(state.clone());
     let public = state.dir.settings.public_url.clone();
     let elapsed = started.elapsed().as_millis();

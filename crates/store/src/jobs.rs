@@ -126,7 +126,9 @@ pub async fn enqueue(conn: &mut AnyConnection, j: &Job) -> Result<(), StoreError
 }
 
 /// Claims up to `limit` due jobs (queued and due, or running with a lapsed lease) for `worker`,
-/// leasing them for `lease_ms`. Each claim counts an attempt.
+/// leasing them for `lease_ms`. Each claim counts an attempt. A job whose lease lapsed after its
+/// last allowed attempt (its worker died, perhaps because of the job) is `failed` instead of
+/// claimed again, so a job that kills workers cannot run forever.
 pub async fn claim(store: &Store, worker: &str, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<Job>, StoreError> {
     let lock = match store.dialect() {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -135,9 +137,29 @@ pub async fn claim(store: &Store, worker: &str, now: i64, lease_ms: i64, limit: 
     let sql = format!(
         "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $3) \
-         OR (state = 'running' AND locked_until <= $3) ORDER BY run_at, id LIMIT $4{lock}) RETURNING *"
+         OR (state = 'running' AND locked_until <= $3 AND attempts < max_attempts) \
+         ORDER BY run_at, id LIMIT $4{lock}) RETURNING *"
     );
+    // A cheap read first, so an idle poll does not take SQLite's write lock.
+    let due: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM jobs WHERE (state = 'queued' AND run_at <= $1) OR (state = 'running' AND locked_until <= $1) \
+         LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(store.pool())
+    .await?;
+    if due.is_none() {
+        return Ok(vec![]);
+    }
     let mut tx = store.begin().await?;
+    sqlx::query(
+        "UPDATE jobs SET state = 'failed', finished_at = $1, locked_by = NULL, locked_until = NULL, \
+         last_error = COALESCE(last_error, 'the lease of the last attempt ran out (the worker stopped)') \
+         WHERE state = 'running' AND locked_until <= $1 AND attempts >= max_attempts",
+    )
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     let rows = crate::db::dynamic(sql)
         .bind(worker.to_string())
         .bind(now + lease_ms)
@@ -147,7 +169,7 @@ pub async fn claim(store: &Store, worker: &str, now: i64, lease_ms: i64, limit: 
         .await?;
     tx.commit().await?;
     let mut jobs: Vec<Job> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
-    jobs.sort_by(|a, b| (a.run_at, a.id.to_string()).cmp(&(b.run_at, b.id.to_string())));
+    jobs.sort_by_key(|j| (j.run_at, j.id.to_string()));
     Ok(jobs)
 }
 
@@ -165,23 +187,49 @@ pub async fn complete(conn: &mut AnyConnection, id: ObjectId, worker: &str, now:
     Ok(r.rows_affected() == 1)
 }
 
-/// Records a failed attempt: queued again after a back-off (30 s doubling, at most an hour), or
-/// `failed` once `max_attempts` are spent. Returns the new state.
+/// Records a failed attempt: queued again after a back-off (30 s after the first attempt,
+/// doubling, at most an hour), or `failed` once `max_attempts` are spent. Returns the new state,
+/// or None when `worker` no longer holds the job (its lease ran out and another worker claimed
+/// it), in which case nothing changed.
 pub async fn fail(
     conn: &mut AnyConnection,
     job: &Job,
     worker: &str,
     error: &str,
     now: i64,
-) -> Result<&'static str, StoreError> {
+) -> Result<Option<&'static str>, StoreError> {
     let give_up = job.attempts >= job.max_attempts;
-    let backoff = (30_000i64 << job.attempts.clamp(0, 7)).min(3_600_000);
+    record_failure(conn, job, worker, error, now, give_up).await
+}
+
+/// Fails a claimed job for good, whatever attempts are left (the error will not go away by
+/// retrying, e.g. a recipient the mail server refuses). None when `worker` no longer holds it.
+pub async fn give_up(
+    conn: &mut AnyConnection,
+    job: &Job,
+    worker: &str,
+    error: &str,
+    now: i64,
+) -> Result<Option<&'static str>, StoreError> {
+    record_failure(conn, job, worker, error, now, true).await
+}
+
+async fn record_failure(
+    conn: &mut AnyConnection,
+    job: &Job,
+    worker: &str,
+    error: &str,
+    now: i64,
+    give_up: bool,
+) -> Result<Option<&'static str>, StoreError> {
+    // `attempts` counts the attempt that just failed, so the first retry waits 30 s.
+    let backoff = (30_000i64 << (job.attempts - 1).clamp(0, 7)).min(3_600_000);
     let (new_state, run_at, finished) =
         if give_up { (state::FAILED, job.run_at, Some(now)) } else { (state::QUEUED, now + backoff, None) };
     let error: String = error.chars().take(2000).collect();
-    sqlx::query(
+    let r = sqlx::query(
         "UPDATE jobs SET state = $3, run_at = $4, finished_at = $5, last_error = $6, locked_by = NULL, \
-         locked_until = NULL WHERE id = $1 AND locked_by = $2",
+         locked_until = NULL WHERE id = $1 AND locked_by = $2 AND state = 'running'",
     )
     .bind(job.id.to_string())
     .bind(worker)
@@ -191,7 +239,7 @@ pub async fn fail(
     .bind(error)
     .execute(conn)
     .await?;
-    Ok(new_state)
+    Ok((r.rows_affected() == 1).then_some(new_state))
 }
 
 /// Extends a running job's lease (long jobs call this between chunks).

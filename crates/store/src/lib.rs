@@ -13,6 +13,7 @@
 pub mod apps;
 pub mod audit;
 pub mod b2b;
+pub mod batches;
 pub mod consent;
 pub mod db;
 pub mod groups;

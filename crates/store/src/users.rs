@@ -407,3 +407,14 @@ pub async fn set_password(
     .await?;
     Ok(())
 }
+
+/// A user's `userType` (`Member` or `Guest`) by id, soft-deleted users included: one primary-key
+/// read, made on every delegated Graph request to know whether the caller is a guest.
+pub async fn user_type(conn: &mut AnyConnection, tenant: TenantId, id: ObjectId) -> Result<Option<String>, StoreError> {
+    let t: Option<String> = sqlx::query_scalar("SELECT user_type FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(t)
+}

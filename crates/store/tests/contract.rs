@@ -9,6 +9,9 @@ mod common;
 mod signin_state;
 
 use signin_state::*;
+#[path = "contract/jobs.rs"]
+mod jobs_queue;
+use jobs_queue::*;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -132,6 +135,14 @@ contract! {
         throttle_windows_count_and_restart,
         sign_ins_update_the_users_activity_and_familiar_addresses,
         expired_sign_in_state_is_purged,
+        // the job queue and the mail outbox
+        claimed_jobs_are_leased_and_a_second_claim_does_not_get_them,
+        concurrent_claims_share_the_jobs_without_overlap,
+        a_job_whose_lease_lapsed_is_claimed_again_and_the_old_holder_cannot_finish_it,
+        failed_attempts_back_off_then_the_job_fails_for_good,
+        a_job_whose_last_attempt_lapsed_fails_instead_of_running_again,
+        finished_jobs_are_counted_and_purged_after_their_time,
+        outbox_messages_round_trip_and_record_their_delivery,
     ],
 }
 

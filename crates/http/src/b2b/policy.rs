@@ -84,11 +84,30 @@ pub async fn guests_may_leave(conn: &mut sqlx::AnyConnection, tenant: TenantId) 
 pub async fn email_otp(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<OtpSettings, StoreError> {
     let d = document(conn, tenant, doc::EMAIL_METHOD).await?;
     let enabled = !d["allowExternalIdToUseEmailOtp"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("disabled"));
-    let code_minutes = d["oneTimePasscodeLifetimeInMinutes"]
-        .as_i64()
-        .unwrap_or(DEFAULT_OTP_MINUTES)
-        .clamp(1, MAX_OTP_MINUTES);
+    let code_minutes =
+        d["oneTimePasscodeLifetimeInMinutes"].as_i64().unwrap_or(DEFAULT_OTP_MINUTES).clamp(1, MAX_OTP_MINUTES);
     let session_hours =
         d["oneTimePasscodeSessionLifetimeInHours"].as_i64().unwrap_or(DEFAULT_OTP_SESSION_HOURS).clamp(1, 24);
     Ok(OtpSettings { enabled, code_minutes, session_hours })
+}
+
+/// Whether the home tenant's cross-tenant access settings let its user go out to `resource` for
+/// B2B collaboration: the partner entry for the resource tenant, else the default, of the
+/// `crossTenantAccessPolicy` document (`b2bCollaborationOutbound.usersAndGroups.accessType`;
+/// `blocked` refuses). No document means Entra's default: allowed.
+pub async fn outbound_allowed(
+    conn: &mut sqlx::AnyConnection,
+    home: TenantId,
+    resource: TenantId,
+    _user: portico_core::ids::ObjectId,
+) -> Result<bool, StoreError> {
+    let d = document(conn, home, "crossTenantAccessPolicy").await?;
+    let partner = d["partners"].as_array().and_then(|ps| {
+        ps.iter().find(|p| p["tenantId"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&resource.to_string())))
+    });
+    let rule = partner
+        .map(|p| &p["b2bCollaborationOutbound"])
+        .filter(|v| !v.is_null())
+        .unwrap_or(&d["default"]["b2bCollaborationOutbound"]);
+    Ok(!rule["usersAndGroups"]["accessType"].as_str().is_some_and(|a| a.eq_ignore_ascii_case("blocked")))
 }

@@ -1,9 +1,12 @@
 //! Bearer tokens for the Graph-shaped API: signature against the issuing tenant's published
-//! keys, issuer, audience, lifetime; then the [`Caller`] that every handler authorizes against.
+//! keys, issuer, audience, lifetime; then the [`Caller`] that every handler authorizes against,
+//! with the guest access level of a guest user (what that level lets it see is
+//! [`super::guest_scope`]'s).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use portico_core::access::{Action, Caller, GRAPH_APP_ID, GRAPH_RESOURCE, Principal};
+use portico_core::b2b::GuestAccess;
 use portico_core::clock::to_millis;
 use portico_core::ids::{ObjectId, TenantId};
 use portico_core::jws;
@@ -93,18 +96,22 @@ pub async fn validate(state: &AppState, token: &str) -> Result<Caller, GraphErro
             app_id,
         }
     };
-    // A user token names its grant: a revoked grant (sign-out, revoked sessions, a replayed
-    // code or refresh token) ends its access tokens at once, not at their expiry.
-    if let Principal::User { .. } = principal
-        && let Some(grant) = claim_str(&claims, "xms_grant").and_then(ObjectId::parse)
-    {
+    let mut guest = None;
+    if let Principal::User { user_id, .. } = &principal {
         let mut conn = state.dir.store.pool().acquire().await.map_err(|e| GraphError::internal(&e))?;
-        let live = portico_store::signin::grant_is_live(&mut conn, tid, grant, now_ms)
-            .await
-            .map_err(|e| GraphError::internal(&e))?;
-        if !live {
-            return Err(GraphError::unauthenticated("The access token has been revoked."));
+        // A user token names its grant: a revoked grant (sign-out, revoked sessions, a replayed
+        // code or refresh token) ends its access tokens at once, not at their expiry.
+        if let Some(grant) = claim_str(&claims, "xms_grant").and_then(ObjectId::parse) {
+            let live = portico_store::signin::grant_is_live(&mut conn, tid, grant, now_ms)
+                .await
+                .map_err(|e| GraphError::internal(&e))?;
+            if !live {
+                return Err(GraphError::unauthenticated("The access token has been revoked."));
+            }
         }
+        // Whether the user is a guest, and the tenant's guest access level, are read on every
+        // request rather than taken from the token: a changed policy or userType applies at once.
+        guest = guest_level(&mut conn, tid, *user_id).await.map_err(|e| GraphError::internal(&e))?;
     }
     Ok(Caller {
         tenant: tid,
@@ -112,7 +119,22 @@ pub async fn validate(state: &AppState, token: &str) -> Result<Caller, GraphErro
         app_permissions: claim_list(&claims, "roles"),
         scopes: claim_list(&claims, "scp"),
         role_template_ids: claim_list(&claims, "wids"),
+        guest,
     })
+}
+
+/// The guest access level of `user` when it is a guest of `tenant` (`authorizationPolicy`
+/// `guestUserRoleId`); `None` for members.
+async fn guest_level(
+    conn: &mut sqlx::AnyConnection,
+    tenant: TenantId,
+    user: ObjectId,
+) -> Result<Option<GuestAccess>, portico_store::StoreError> {
+    let user_type = portico_store::users::user_type(conn, tenant, user).await?;
+    if !user_type.is_some_and(|t| t.eq_ignore_ascii_case("Guest")) {
+        return Ok(None);
+    }
+    Ok(Some(crate::b2b::policy::guest_access(conn, tenant).await?))
 }
 
 impl FromRequestParts<AppState> for Authed {

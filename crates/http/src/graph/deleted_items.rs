@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::auth::Authed;
 use super::error::{GraphError, GraphResult};
 use super::query::{QueryOptions, tenant_scope};
-use super::wire;
+use super::{guest_scope, wire};
 use crate::app::AppState;
 use crate::audit::{Actor, Target, entry};
 
@@ -28,7 +28,7 @@ pub async fn list_deleted_users(
     State(state): State<AppState>,
     opts: QueryOptions,
 ) -> GraphResult<Response> {
-    auth.require(Action::UsersRead)?;
+    guest_scope::require_directory_wide(&auth, Action::UsersRead)?;
     let plan = opts.plan(&USER, state.dir.store.dialect())?;
     let list = plan.list("users", users::COLUMNS, tenant_scope(auth.tenant(), true), &opts);
     let mut page = list.run(&state.dir.store, users::from_row).await?;
@@ -53,7 +53,7 @@ pub async fn list_deleted_groups(
     State(state): State<AppState>,
     opts: QueryOptions,
 ) -> GraphResult<Response> {
-    auth.require(Action::GroupsRead)?;
+    guest_scope::require_directory_wide(&auth, Action::GroupsRead)?;
     let plan = opts.plan(&GROUP, state.dir.store.dialect())?;
     let list = plan.list("directory_groups", groups::COLUMNS, tenant_scope(auth.tenant(), true), &opts);
     let page = list.run(&state.dir.store, groups::from_row).await?;
@@ -122,7 +122,7 @@ fn need(auth: &Authed, d: &Deleted_, write: bool) -> GraphResult<()> {
         (Deleted_::App(_), false) => Action::AppsRead,
         (Deleted_::App(_), true) => Action::AppsWrite,
     };
-    auth.require(action).map(|_| ())
+    guest_scope::require_directory_wide(auth, action).map(|_| ())
 }
 
 /// An item as `GET /applications/{id}` and friends show it (an application with its secrets'
@@ -143,7 +143,7 @@ fn may_touch_deleted_items(auth: &Authed, write: bool) -> GraphResult<()> {
     } else {
         [Action::UsersRead, Action::GroupsRead, Action::AppsRead]
     };
-    if actions.iter().any(|a| auth.0.may(*a)) { Ok(()) } else { Err(GraphError::forbidden()) }
+    if actions.iter().any(|a| guest_scope::may_range(&auth.0, *a)) { Ok(()) } else { Err(GraphError::forbidden()) }
 }
 
 /// GET /directory/deletedItems/{id}

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Authed;
 use super::body::{Access, JsonBody, Kind, Prop, check, object_id_from_ref, opt_str, p, require, str_list};
 use super::error::{GraphError, GraphResult};
+use super::guest_scope::{self, View};
 use super::query::{DEFAULT_TOP, QueryOptions, tenant_scope};
 use super::wire;
 use crate::app::AppState;
@@ -97,13 +98,14 @@ pub async fn live_only(
     Ok(all.into_iter().filter(|(id, _)| live.contains(id)).collect())
 }
 
-/// Renders directory objects of mixed kinds (with `@odata.type`), paged; soft-deleted objects
-/// are left out before paging and counting.
+/// Renders directory objects of mixed kinds (with `@odata.type`), paged, as `view` shows them;
+/// soft-deleted objects are left out before paging and counting.
 pub async fn object_collection(
     state: &AppState,
     opts: &QueryOptions,
     tenant: TenantId,
     all: Vec<(ObjectId, ObjectKind)>,
+    view: View,
 ) -> GraphResult<Response> {
     if opts.filter.is_some() || opts.search.is_some() || opts.orderby.is_some() {
         return Err(GraphError::unsupported(
@@ -120,19 +122,16 @@ pub async fn object_collection(
     let mut out = vec![];
     for (id, kind) in &items {
         let v = match kind {
-            ObjectKind::User => us
-                .iter()
-                .find(|u| u.id == *id)
-                .map(|u| wire::typed("user", wire::select(wire::user(u), &select, wire::USER_DEFAULT))),
+            ObjectKind::User => us.iter().find(|u| u.id == *id).map(|u| {
+                wire::typed("user", wire::select(view.show(wire::user(u), true), &select, wire::USER_DEFAULT))
+            }),
             ObjectKind::Group => gs
                 .iter()
                 .find(|g| g.id == *id)
-                .map(|g| wire::typed("group", wire::select(wire::group(g), &select, &[]))),
+                .map(|g| wire::typed("group", wire::select(view.show(wire::group(g), false), &select, &[]))),
             ObjectKind::ServicePrincipal => apps::get_sp(&mut conn, tenant, *id).await?.map(|s| {
-                wire::typed(
-                    "servicePrincipal",
-                    wire::select(wire::service_principal(&s, &json!([]), &[]), &select, &[]),
-                )
+                let v = view.show(wire::service_principal(&s, &json!([]), &[]), false);
+                wire::typed("servicePrincipal", wire::select(v, &select, &[]))
             }),
         };
         out.extend(v);
@@ -142,19 +141,20 @@ pub async fn object_collection(
     Ok(wire::collection(&state.dir.settings.public_url, opts, "directoryObjects", page, &ctx_select))
 }
 
-/// Renders groups by id, paged.
+/// Renders groups by id, paged, as `view` shows them.
 pub async fn group_collection(
     state: &AppState,
     opts: &QueryOptions,
     tenant: TenantId,
     ids: Vec<ObjectId>,
+    view: View,
 ) -> GraphResult<Response> {
-    object_collection(state, opts, tenant, ids.into_iter().map(|i| (i, ObjectKind::Group)).collect()).await
+    object_collection(state, opts, tenant, ids.into_iter().map(|i| (i, ObjectKind::Group)).collect(), view).await
 }
 
 /// GET /groups
 pub async fn list_groups(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
-    auth.require(Action::GroupsRead)?;
+    guest_scope::require_directory_wide(&auth, Action::GroupsRead)?;
     let plan = opts.plan(&GROUP, state.dir.store.dialect())?;
     let list = plan.list("directory_groups", groups::COLUMNS, tenant_scope(auth.tenant(), false), &opts);
     let page = list.run(&state.dir.store, groups::from_row).await?;
@@ -170,7 +170,7 @@ pub async fn list_groups(auth: Authed, State(state): State<AppState>, opts: Quer
 
 /// GET /groups/$count
 pub async fn count_groups(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
-    auth.require(Action::GroupsRead)?;
+    guest_scope::require_directory_wide(&auth, Action::GroupsRead)?;
     let n = opts.count_only(&state.dir.store, &GROUP, "directory_groups", tenant_scope(auth.tenant(), false)).await?;
     Ok(wire::count_text(n))
 }
@@ -184,7 +184,7 @@ pub async fn get_group(
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let select = opts.select_for(&GROUP)?;
-    let g = find(&state, auth.tenant(), &key).await?;
+    let (g, _) = guest_scope::group(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
     Ok(wire::entity(
         &state.dir.settings.public_url,
         &opts,
@@ -463,11 +463,11 @@ async fn list_links(
     rel: Relation,
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
-    let g = find(&state, auth.tenant(), &key).await?;
+    let (g, view) = guest_scope::group(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
     let mut conn = state.conn().await?;
     let links = groups::links(&mut conn, rel, g.id).await?;
     drop(conn);
-    object_collection(&state, &opts, auth.tenant(), links).await
+    object_collection(&state, &opts, auth.tenant(), links, view).await
 }
 
 /// GET /groups/{id}/members
@@ -501,7 +501,7 @@ pub async fn count_members(
     if !opts.eventual {
         return Err(GraphError::bad_request("$count is not currently supported."));
     }
-    let g = find(&state, auth.tenant(), &key).await?;
+    let (g, _) = guest_scope::group(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
     let mut conn = state.conn().await?;
     let links = groups::links(&mut conn, Relation::Members, g.id).await?;
     let live = live_only(&mut conn, auth.tenant(), links).await?;
@@ -516,11 +516,11 @@ pub async fn list_transitive_members(
     opts: QueryOptions,
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
-    let g = find(&state, auth.tenant(), &key).await?;
+    let (g, view) = guest_scope::group(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
     let mut conn = state.conn().await?;
     let all = groups::transitive_members(&mut conn, g.id).await?;
     drop(conn);
-    object_collection(&state, &opts, auth.tenant(), all).await
+    object_collection(&state, &opts, auth.tenant(), all, view).await
 }
 
 /// The member type an OData cast segment names (`microsoft.graph.user`, or Graph's short
@@ -546,12 +546,12 @@ pub async fn list_members_cast(
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
     let kind = cast_kind(&cast)?;
-    let g = find(&state, auth.tenant(), &key).await?;
+    let (g, view) = guest_scope::group(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
     let mut conn = state.conn().await?;
     let mut links = groups::links(&mut conn, Relation::Members, g.id).await?;
     drop(conn);
     links.retain(|(_, k)| *k == kind);
-    object_collection(&state, &opts, auth.tenant(), links).await
+    object_collection(&state, &opts, auth.tenant(), links, view).await
 }
 
 /// GET /groups/{id}/transitiveMembers/{cast}: members of one type, nesting included. As in
@@ -569,12 +569,12 @@ pub async fn list_transitive_members_cast(
             "A type cast on transitiveMembers needs the 'ConsistencyLevel: eventual' header and $count=true.",
         ));
     }
-    let g = find(&state, auth.tenant(), &key).await?;
+    let (g, view) = guest_scope::group(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
     let mut conn = state.conn().await?;
     let mut all = groups::transitive_members(&mut conn, g.id).await?;
     drop(conn);
     all.retain(|(_, k)| *k == kind);
-    object_collection(&state, &opts, auth.tenant(), all).await
+    object_collection(&state, &opts, auth.tenant(), all, view).await
 }
 
 /// Which groups of a directory object to list.
@@ -588,13 +588,15 @@ pub enum GroupsOf {
     Owned,
 }
 
-/// Lists groups of an object of the tenant (already looked up by the caller).
+/// Lists groups of an object of the tenant (already looked up by the caller), as `view` shows
+/// them.
 pub async fn groups_of(
     state: &AppState,
     opts: &QueryOptions,
     tenant: TenantId,
     object: ObjectId,
     which: GroupsOf,
+    view: View,
 ) -> GraphResult<Response> {
     let mut conn = state.conn().await?;
     let ids = match which {
@@ -603,7 +605,7 @@ pub async fn groups_of(
         GroupsOf::Owned => groups::owned_groups(&mut conn, tenant, object).await?,
     };
     drop(conn);
-    group_collection(state, opts, tenant, ids).await
+    group_collection(state, opts, tenant, ids, view).await
 }
 
 /// GET /groups/{id}/memberOf
@@ -614,8 +616,8 @@ pub async fn group_member_of(
     opts: QueryOptions,
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
-    let g = find(&state, auth.tenant(), &key).await?;
-    groups_of(&state, &opts, auth.tenant(), g.id, GroupsOf::Direct).await
+    let (g, view) = guest_scope::group(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
+    groups_of(&state, &opts, auth.tenant(), g.id, GroupsOf::Direct, view).await
 }
 
 /// GET /groups/{id}/transitiveMemberOf
@@ -626,8 +628,8 @@ pub async fn group_transitive_member_of(
     opts: QueryOptions,
 ) -> GraphResult<Response> {
     auth.require(Action::GroupsRead)?;
-    let g = find(&state, auth.tenant(), &key).await?;
-    groups_of(&state, &opts, auth.tenant(), g.id, GroupsOf::Transitive).await
+    let (g, view) = guest_scope::group(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
+    groups_of(&state, &opts, auth.tenant(), g.id, GroupsOf::Transitive, view).await
 }
 
 async fn add_ref(

@@ -14,7 +14,7 @@ use super::auth::Authed;
 use super::body::{Access, JsonBody, Kind, Prop, check, p};
 use super::error::{GraphError, GraphResult};
 use super::query::QueryOptions;
-use super::wire;
+use super::{guest_scope, wire};
 use crate::app::AppState;
 use crate::audit::{Actor, Target, diff, entry};
 
@@ -93,7 +93,7 @@ pub async fn list_organization(
     auth.require(Action::OrgRead)?;
     let t = load(&state, &auth, &auth.tenant().to_string()).await?;
     let select: Vec<&str> = opts.select.as_deref().map(|s| s.split(',').map(str::trim).collect()).unwrap_or_default();
-    let v = wire::select(render(&state, &t).await?, &select, &[]);
+    let v = wire::select(guest_scope::organization(&auth, render(&state, &t).await?), &select, &[]);
     let page = portico_store::list::Page { items: vec![v], next: None, count: opts.count.then_some(1) };
     Ok(wire::collection(&state.dir.settings.public_url, &opts, "organization", page, &[]))
 }
@@ -107,7 +107,8 @@ pub async fn get_organization(
 ) -> GraphResult<Response> {
     auth.require(Action::OrgRead)?;
     let t = load(&state, &auth, &key).await?;
-    Ok(wire::entity(&state.dir.settings.public_url, &opts, "organization", render(&state, &t).await?, &[]))
+    let v = guest_scope::organization(&auth, render(&state, &t).await?);
+    Ok(wire::entity(&state.dir.settings.public_url, &opts, "organization", v, &[]))
 }
 
 fn check_url(name: &str, v: &Value) -> GraphResult<()> {

@@ -4,9 +4,12 @@
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use portico_core::access::Action;
 
+use super::invite_batches;
+use super::mail_outbox;
 use super::{
-    applications as apps, audit_logs, deleted_items as del, domains, groups, organization as org,
-    permission_grants as grants, policies, role_management as rm, service_principals as sps, sign_ins, users,
+    applications as apps, audit_logs, b2b_policies as b2b, deleted_items as del, domains, groups, invitations,
+    organization as org, permission_grants as grants, policies, role_management as rm, service_principals as sps,
+    sign_ins, sponsors, users,
 };
 use crate::app::AppState;
 
@@ -39,6 +42,34 @@ use Action::*;
 /// Every Graph-shaped route.
 pub fn routes() -> Vec<Route> {
     vec![
+        r!(
+            post,
+            "/invitations",
+            Some(UsersInvite),
+            "Invite a guest (or reset a guest's redemption, or invite an internal user to B2B)",
+            invitations::create_invitation
+        ),
+        r!(
+            post,
+            "/portico/inviteBatches",
+            Some(UsersInvite),
+            "Bulk invite from Entra's bulk-invite CSV (text/csv; 202, runs as a job; Portico extension)",
+            invite_batches::create_invite_batch
+        ),
+        r!(
+            get,
+            "/portico/inviteBatches/{id}",
+            Some(UsersInvite),
+            "A bulk invitation's status and counts (Portico extension)",
+            invite_batches::get_invite_batch
+        ),
+        r!(
+            get,
+            "/portico/inviteBatches/{id}/rows",
+            Some(UsersInvite),
+            "A bulk invitation's per-row results ($top, $skiptoken, $filter=status eq '...'; Portico extension)",
+            invite_batches::list_invite_batch_rows
+        ),
         r!(get, "/me", None, "The signed-in user (delegated tokens only)", users::me),
         r!(
             post,
@@ -74,6 +105,21 @@ pub fn routes() -> Vec<Route> {
             Some(UsersWrite),
             "End every session and refresh token of the user",
             users::revoke_sign_in_sessions
+        ),
+        r!(
+            get,
+            "/users/{id}/sponsors",
+            Some(UsersRead),
+            "The user's sponsors (users and groups)",
+            sponsors::list_sponsors
+        ),
+        r!(post, "/users/{id}/sponsors/$ref", Some(UsersWrite), "Add a sponsor", sponsors::add_sponsor),
+        r!(
+            delete,
+            "/users/{id}/sponsors/{sponsorId}/$ref",
+            Some(UsersWrite),
+            "Remove a sponsor",
+            sponsors::remove_sponsor
         ),
         r!(
             get,
@@ -436,6 +482,13 @@ pub fn routes() -> Vec<Route> {
         r!(get, "/auditLogs/signIns/{id}", Some(AuditRead), "Get a sign-in record", sign_ins::get_sign_in),
         r!(
             get,
+            "/portico/mailOutbox",
+            Some(UsersWrite),
+            "Mail the tenant sent or kept (Portico extension; newest first, $top up to 999)",
+            mail_outbox::list_mail_outbox
+        ),
+        r!(
+            get,
             "/policies/identitySecurityDefaultsEnforcementPolicy",
             Some(PolicyRead),
             "Security defaults",
@@ -447,6 +500,83 @@ pub fn routes() -> Vec<Route> {
             Some(PolicyWrite),
             "Turn security defaults on or off (MFA for every sign-in)",
             policies::update_security_defaults
+        ),
+        r!(
+            get,
+            "/policies/authorizationPolicy",
+            Some(PolicyRead),
+            "Authorization policy (who may invite guests, guest access level)",
+            b2b::get_authorization_policy
+        ),
+        r!(
+            patch,
+            "/policies/authorizationPolicy",
+            Some(PolicyWrite),
+            "Update the authorization policy",
+            b2b::update_authorization_policy
+        ),
+        r!(
+            get,
+            "/policies/b2bManagementPolicies",
+            Some(PolicyRead),
+            "The B2B management policy: domain allow or deny list (Graph beta)",
+            b2b::list_b2b_management_policies
+        ),
+        r!(
+            post,
+            "/policies/b2bManagementPolicies",
+            Some(PolicyWrite),
+            "Create the tenant's B2B management policy (one per tenant; Graph beta)",
+            b2b::create_b2b_management_policy
+        ),
+        r!(
+            get,
+            "/policies/b2bManagementPolicies/{id}",
+            Some(PolicyRead),
+            "Get the B2B management policy (Graph beta)",
+            b2b::get_b2b_management_policy
+        ),
+        r!(
+            patch,
+            "/policies/b2bManagementPolicies/{id}",
+            Some(PolicyWrite),
+            "Update the B2B management policy (Graph beta)",
+            b2b::update_b2b_management_policy
+        ),
+        r!(
+            delete,
+            "/policies/b2bManagementPolicies/{id}",
+            Some(PolicyWrite),
+            "Delete the B2B management policy: no domain list (Graph beta)",
+            b2b::delete_b2b_management_policy
+        ),
+        r!(
+            get,
+            "/policies/externalIdentitiesPolicy",
+            Some(PolicyRead),
+            "Whether guests may leave the tenant (Graph beta)",
+            b2b::get_external_identities_policy
+        ),
+        r!(
+            patch,
+            "/policies/externalIdentitiesPolicy",
+            Some(PolicyWrite),
+            "Update the external identities policy (Graph beta)",
+            b2b::update_external_identities_policy
+        ),
+        r!(
+            get,
+            "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email",
+            Some(PolicyRead),
+            "Email one-time passcode settings (guests' code and session lifetimes)",
+            b2b::get_email_method
+        ),
+        r!(
+            patch,
+            "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email",
+            Some(PolicyWrite),
+            "Update email one-time passcode settings",
+            b2b::update_email_method
         ),
     ]
 }

@@ -16,7 +16,7 @@ use super::auth::Authed;
 use super::body::{Access, JsonBody, Kind, Prop, check, opt_str, p, require, str_list};
 use super::error::{GraphError, GraphResult};
 use super::query::{QueryOptions, tenant_scope};
-use super::wire;
+use super::{guest_scope, wire};
 use crate::app::AppState;
 use crate::audit::{Actor, Target, diff, entry};
 use crate::directory::{NewUser, check_password};
@@ -135,7 +135,7 @@ async fn render_one(state: &AppState, tenant: TenantId, u: &User, activity: bool
 
 /// GET /users
 pub async fn list_users(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
-    auth.require(Action::UsersRead)?;
+    guest_scope::require_directory_wide(&auth, Action::UsersRead)?;
     let plan = opts.plan(&USER, state.dir.store.dialect())?;
     let list = plan.list("users", users::COLUMNS, tenant_scope(auth.tenant(), false), &opts);
     let mut page = list.run(&state.dir.store, users::from_row).await?;
@@ -150,7 +150,7 @@ pub async fn list_users(auth: Authed, State(state): State<AppState>, opts: Query
 
 /// GET /users/$count
 pub async fn count_users(auth: Authed, State(state): State<AppState>, opts: QueryOptions) -> GraphResult<Response> {
-    auth.require(Action::UsersRead)?;
+    guest_scope::require_directory_wide(&auth, Action::UsersRead)?;
     let n = opts.count_only(&state.dir.store, &USER, "users", tenant_scope(auth.tenant(), false)).await?;
     Ok(wire::count_text(n))
 }
@@ -165,8 +165,8 @@ pub async fn get_user(
     auth.require(Action::UsersRead)?;
     let select = opts.select_for(&USER)?;
     let activity = wants_activity(&auth, &select)?;
-    let u = find(&state, auth.tenant(), &key).await?;
-    let v = render_one(&state, auth.tenant(), &u, activity).await?;
+    let (u, view) = guest_scope::user(&state, &auth, find(&state, auth.tenant(), &key).await).await?;
+    let v = view.show(render_one(&state, auth.tenant(), &u, activity).await?, true);
     Ok(wire::entity(
         &state.dir.settings.public_url,
         &opts,
@@ -561,8 +561,8 @@ async fn groups_of_user(
 ) -> GraphResult<Response> {
     auth.require(Action::UsersRead)?;
     auth.require(Action::GroupsRead)?;
-    let u = find(&state, auth.tenant(), &key).await?;
-    super::groups::groups_of(&state, &opts, auth.tenant(), u.id, which).await
+    let (u, view) = guest_scope::memberships(&auth, find(&state, auth.tenant(), &key).await)?;
+    super::groups::groups_of(&state, &opts, auth.tenant(), u.id, which, view).await
 }
 
 /// GET /users/{id}/memberOf

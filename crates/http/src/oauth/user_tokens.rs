@@ -126,6 +126,23 @@ async fn tokens(
         .map_err(|e| server(&e))?
         .filter(|u| u.account_enabled)
         .ok_or_else(|| invalid_grant(50057, "The user account is disabled or was deleted."))?;
+    // Guests: the home identity provider as idp, acct = 1, and access ends with the home account.
+    let (idp, acct) = if user.external_user_state.is_some() || user.user_type.eq_ignore_ascii_case("Guest") {
+        if !crate::web::guest::home_account_live(conn, state, &user).await.map_err(|e| server(&e))? {
+            return Err(invalid_grant(
+                50057,
+                "The user's account in their home organization is disabled or was deleted.",
+            ));
+        }
+        let home = user
+            .identities
+            .iter()
+            .find(|i| i.sign_in_type == "federated" || i.issuer == crate::web::guest::OTP_ISSUER)
+            .map(|i| i.issuer.clone());
+        (home, i64::from(user.user_type.eq_ignore_ascii_case("Guest")))
+    } else {
+        (None, 0)
+    };
     let app = apps::get_app_by_app_id(conn, tid, &grant.client_id)
         .await
         .map_err(|e| server(&e))?
@@ -177,7 +194,8 @@ async fn tokens(
         "appidacr": if grant.public_client { "0" } else { "1" },
         "azp": grant.client_id,
         "azpacr": if grant.public_client { "0" } else { "1" },
-        "idp": iss,
+        "acct": acct,
+        "idp": idp.clone().unwrap_or_else(|| iss.clone()),
         "idtyp": "user",
         "name": user.display_name,
         "oid": user.id.to_string(),
@@ -221,7 +239,11 @@ async fn tokens(
             "sub": pairwise_sub(tid, user.id, &grant.client_id),
             "tid": tid.to_string(),
             "ver": "2.0",
+            "acct": acct,
         });
+        if let Some(i) = &idp {
+            id["idp"] = json!(i);
+        }
         if let Some(n) = nonce {
             id["nonce"] = json!(n);
         }

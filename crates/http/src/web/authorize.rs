@@ -333,6 +333,10 @@ pub async fn authorize(
     if portico_core::ids::parse_guid(client_id).is_none() {
         return Err(not_found());
     }
+    if client_id == super::guest::B2B_CLIENT_ID {
+        drop(conn);
+        return b2b_request(&state, tenant, client, &params).await;
+    }
     let app = apps::get_app_by_app_id(&mut conn, tenant, client_id).await?.ok_or_else(not_found)?;
     let sp = apps::get_sp_by_app_id(&mut conn, tenant, &app.app_id).await?.ok_or_else(|| {
         PageError::bad_request(
@@ -426,6 +430,68 @@ pub async fn authorize(
             );
         }
     }
+    drop(conn);
+    continue_request(state, tenant, client, &params, req, false).await
+}
+
+/// The B2B sign-in of another tenant of this deployment (the resource tenant) asking this tenant
+/// (the guest's home) to authenticate its member: the first-party client whose only redirect
+/// URIs are other tenants' home-callback URLs.
+async fn b2b_request(
+    state: &AppState,
+    tenant: TenantId,
+    client: Client,
+    params: &[(String, String)],
+) -> Result<Response, PageError> {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let presented = get("redirect_uri").unwrap_or_default();
+    let prefix = format!("{}/", state.dir.settings.public_url);
+    let resource = presented
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix("/federation/home/callback"))
+        .and_then(TenantId::parse)
+        .filter(|rt| *rt != tenant);
+    let Some(rt) = resource else {
+        return Err(PageError::bad_request(
+            50011,
+            format!("The redirect URI '{presented}' is not a B2B callback of another organization of this deployment."),
+        ));
+    };
+    let mut conn = super::conn(state).await?;
+    let Some(resource_tenant) = portico_store::tenants::get(&mut conn, rt).await? else {
+        return Err(PageError::bad_request(50011, "The organization asking for this sign-in does not exist."));
+    };
+    drop(conn);
+    let req = AuthRequest {
+        client_id: super::guest::B2B_CLIENT_ID.into(),
+        client_sp: String::new(),
+        app_name: format!("{} (B2B collaboration)", resource_tenant.display_name),
+        redirect_uri: presented.to_string(),
+        public_client: true,
+        response_mode: "query".into(),
+        state: get("state").map(str::to_owned),
+        nonce: get("nonce").map(str::to_owned),
+        login_hint: get("login_hint").map(|s| s.chars().take(256).collect()),
+        ui_locales: get("ui_locales").map(|s| s.chars().take(256).collect()),
+        oidc_scopes: vec!["openid".into(), "profile".into(), "email".into()],
+        resource: rt.to_string(),
+        consent_done: true,
+        ..AuthRequest::default()
+    };
+    continue_request(state.clone(), tenant, client, params, req, true).await
+}
+
+/// The checks every request goes through once its client and redirect URI are known: PKCE,
+/// response type and mode, scopes, prompt, max_age; then the flow starts.
+async fn continue_request(
+    state: AppState,
+    tenant: TenantId,
+    client: Client,
+    params: &[(String, String)],
+    mut req: AuthRequest,
+    first_party: bool,
+) -> Result<Response, PageError> {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     // RFC 7636 and RFC 9700 §2.1.1: PKCE for every client, S256 only.
     let Some(challenge) = get("code_challenge") else {
         return fail(
@@ -479,8 +545,15 @@ pub async fn authorize(
             rerr("invalid_request", 900144, "The request must contain the following parameter: 'scope'."),
         );
     };
-    if let Err(e) = resolve_scopes(&mut conn, tenant, scope, &mut req).await {
-        return fail(&state, tenant, &req, e);
+    if first_party {
+        if !scope.split(' ').any(|x| x == "openid") {
+            return fail(&state, tenant, &req, rerr("invalid_scope", 70011, "The scope must include 'openid'."));
+        }
+    } else {
+        let mut conn = super::conn(&state).await?;
+        if let Err(e) = resolve_scopes(&mut conn, tenant, scope, &mut req).await {
+            return fail(&state, tenant, &req, e);
+        }
     }
     if let Some(p) = get("prompt") {
         let parts: Vec<&str> = p.split(' ').filter(|s| !s.is_empty()).collect();
@@ -505,7 +578,6 @@ pub async fn authorize(
             }
         }
     }
-    drop(conn);
     // Bind the flow to this browser.
     let now = state.now_ms();
     let (browser, set_browser) = match client.cookie(BROWSER_COOKIE).filter(|b| b.len() >= 20 && b.len() <= 64) {

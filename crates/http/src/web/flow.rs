@@ -56,7 +56,12 @@ pub async fn current_session(
         return Ok(None);
     };
     let user = users::get(&mut conn, tenant, s.user_id, portico_store::users::Deleted::Exclude).await?;
-    Ok(user.filter(|u| u.account_enabled).map(|_| s))
+    let Some(user) = user.filter(|u| u.account_enabled) else { return Ok(None) };
+    // A guest's session ends when the home account does (checked on every use).
+    if !super::guest::home_account_live(&mut conn, state, &user).await? {
+        return Ok(None);
+    }
+    Ok(Some(s))
 }
 
 fn request_of(f: &LoginFlow) -> Result<AuthRequest, PageError> {
@@ -261,10 +266,17 @@ pub async fn login_post(
                 )
                 .await;
             }
-            // No lookup here: whether the account exists is not revealed (ASVS 6.3.8).
-            f.login_name = Some(login);
+            f.login_name = Some(login.clone());
             f.stage = "password".into();
             save(&state, &mut f, &req).await?;
+            // Guests of the tenant authenticate at their own identity provider (identity-first
+            // home-realm discovery, as in Entra); an unknown name still gets the password page,
+            // so whether a member account exists is not revealed (ASVS 6.3.8).
+            if f.user_id.is_none()
+                && let Some(r) = super::guest::sign_in_as_guest(&state, &client, &f, &login).await?
+            {
+                return Ok(r);
+            }
             show(&state, &client, &f, &req, Extra::default()).await
         }
         "password" => password_step(&state, &client, f, req, &form, lang).await,
@@ -358,6 +370,13 @@ pub async fn login_post(
         }
         _ => show(&state, &client, &f, &req, Extra::default()).await,
     }
+}
+
+/// Goes on with a sign-in flow after a guest authenticated at their identity provider.
+pub async fn continue_after_guest(state: &AppState, client: &Client, mut f: LoginFlow) -> Result<Response, PageError> {
+    let req = request_of(&f)?;
+    save(state, &mut f, &req).await?;
+    advance(state, client, f, req).await
 }
 
 /// Adds authentication methods the flow has now proved (`amr`), each once.
@@ -945,6 +964,10 @@ pub async fn advance(
             "This account is disabled. Contact your administrator.",
         ));
     };
+    if req.client_id == super::guest::B2B_CLIENT_ID {
+        drop(conn);
+        return b2b_outbound(state, client, f, req, &user).await;
+    }
     // Applications that require assignment admit only assigned users (directly or by group).
     let client_sp = ObjectId::parse(&req.client_sp).ok_or_else(|| PageError::server(&"bad client id in flow"))?;
     let sp = apps::get_sp(&mut conn, tenant, client_sp).await?.ok_or_else(expired)?;
@@ -1052,6 +1075,62 @@ pub async fn advance(
         return Ok(r);
     }
     let mut r = finish(state, client, &f, &req, &user).await?;
+    if let Some(t) = set_cookie {
+        r.headers_mut().append(header::SET_COOKIE, cookie(state, &session_cookie_name(tenant), &t, None));
+    }
+    Ok(r)
+}
+
+/// The home tenant's side of a B2B sign-in: its member authenticated (password, MFA as its
+/// rules say); it checks that its rules let the user go out to the resource tenant, then answers
+/// the resource tenant with a code. No consent here: the resource tenant asks on redemption.
+async fn b2b_outbound(
+    state: &AppState,
+    client: &Client,
+    mut f: LoginFlow,
+    mut req: AuthRequest,
+    user: &User,
+) -> Result<Response, PageError> {
+    let tenant = f.tenant_id;
+    if user.user_type.eq_ignore_ascii_case("Guest") || user.external_user_state.is_some() {
+        let reason = "Guest accounts cannot be used to sign in to other organizations.";
+        let detail = format!(
+            "{} is a guest account here; sign in with the account of your own organization.",
+            user.user_principal_name
+        );
+        return Err(refuse(state, client, &f, &req, user.id, 500213, reason, "error_access", detail).await);
+    }
+    let resource = req.resource.clone();
+    if let Some(rt) = TenantId::parse(&resource) {
+        let mut conn = super::conn(state).await?;
+        if !crate::b2b::policy::outbound_allowed(&mut conn, tenant, rt, user.id).await? {
+            drop(conn);
+            let reason = "The user's organization does not allow B2B collaboration with the resource organization.";
+            let detail =
+                "Your organization's cross-tenant access settings do not allow you to sign in to this organization."
+                    .to_string();
+            return Err(refuse(state, client, &f, &req, user.id, 500213, reason, "error_access", detail).await);
+        }
+    }
+    let (mfa_needed, has_totp, email_ok) = mfa_required(state, tenant, user.id).await?;
+    if mfa_needed && !f.amr.iter().any(|a| a == "mfa") {
+        if has_totp || (email_ok && user.mail.is_some()) {
+            f.stage = "mfa".into();
+        } else {
+            f.stage = "enroll".into();
+            let seed = totp::new_secret();
+            req.pending_totp = Some(state.dir.keys.master().seal(&seed, &format!("flow-totp:{}", f.id)));
+        }
+        save(state, &mut f, &req).await?;
+        return show(state, client, &f, &req, Extra::default()).await;
+    }
+    let mut set_cookie = None;
+    if f.session_id.is_none() {
+        let (s, token) = start_session(state, client, &f, false).await?;
+        f.session_id = Some(s.id);
+        set_cookie = Some(token);
+    }
+    let mut r = finish(state, client, &f, &req, user).await?;
     if let Some(t) = set_cookie {
         r.headers_mut().append(header::SET_COOKIE, cookie(state, &session_cookie_name(tenant), &t, None));
     }

@@ -10,9 +10,12 @@
 
 pub mod authorize;
 pub mod flow;
+pub mod guest;
 pub mod logout;
+pub mod myaccount;
 pub mod pages;
 pub mod reset;
+pub mod unsubscribe;
 
 use std::net::SocketAddr;
 

@@ -32,6 +32,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reset_sent.html", include_str!("templates/reset_sent.html")),
     ("reset_set.html", include_str!("templates/reset_set.html")),
     ("reset_done.html", include_str!("templates/reset_done.html")),
+    ("redeem_start.html", include_str!("templates/redeem_start.html")),
+    ("redeem_otp.html", include_str!("templates/redeem_otp.html")),
+    ("redeem_consent.html", include_str!("templates/redeem_consent.html")),
+    ("redeem_done.html", include_str!("templates/redeem_done.html")),
+    ("redeem_no_idp.html", include_str!("templates/redeem_no_idp.html")),
+    ("redeem_declined.html", include_str!("templates/redeem_declined.html")),
+    ("myaccount.html", include_str!("templates/myaccount.html")),
+    ("left.html", include_str!("templates/left.html")),
 ];
 
 const MESSAGES: &[(&str, &str)] = &[("en", include_str!("messages/en.json")), ("de", include_str!("messages/de.json"))];

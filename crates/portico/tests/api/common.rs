@@ -145,6 +145,11 @@ pub async fn spawn(url: &str) -> TestApp {
     let addr = listener.local_addr().expect("local addr");
     let base = format!("http://{addr}");
     let settings = Settings { public_url: base.clone(), ..Settings::default() };
+    // The job worker (mail delivery, invitation jobs) looks for work every 100 ms.
+    let settings = Settings {
+        mail: portico_http::settings::MailSettings { worker_poll_ms: 100, ..Default::default() },
+        ..settings
+    };
     let dir = Directory {
         store,
         settings: Arc::new(settings),
@@ -154,6 +159,7 @@ pub async fn spawn(url: &str) -> TestApp {
     };
     let state = AppState { dir, metrics: None };
     let router = portico_http::router(state.clone());
+    portico_http::jobs::spawn_worker(state.clone());
     // The server task ends with the test's runtime.
     tokio::spawn(async move {
         let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
@@ -492,6 +498,7 @@ pub async fn spawn_custom(url: &str, custom: Custom) -> TestApp {
     let addr = listener.local_addr().expect("local addr");
     let base = format!("http://{addr}");
     let mut settings = Settings::default();
+    settings.mail.worker_poll_ms = 100;
     (custom.settings)(&mut settings);
     settings.public_url = base.clone();
     let dir = Directory {
@@ -503,6 +510,7 @@ pub async fn spawn_custom(url: &str, custom: Custom) -> TestApp {
     };
     let state = AppState { dir, metrics: None };
     let router = portico_http::router(state.clone());
+    portico_http::jobs::spawn_worker(state.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
     });
@@ -542,4 +550,68 @@ macro_rules! api_test_clock {
             }
         }
     };
+}
+
+impl TestApp {
+    /// A delegated Graph access token for `user` (its JSON as the API shows it) in the first
+    /// tenant, as the sign-in flow issues one: a live browser session and grant are stored, and
+    /// the claims of `oauth::user_tokens` (with `xms_grant`) are signed with the tenant's key.
+    /// `scp` is the space-separated scope list; `wids` the user's directory role template ids.
+    pub async fn delegated_token(&self, user: &Value, scp: &str, wids: &[&str]) -> String {
+        use portico_core::access::GRAPH_RESOURCE;
+        use portico_core::ids::ObjectId;
+        use portico_store::signin::{self, Grant, Session};
+        let tenant = self.tenant;
+        let user_id = ObjectId::parse(user["id"].as_str().expect("user id")).expect("user id is a GUID");
+        let client_id = ObjectId::new().to_string();
+        let now = portico_core::clock::to_millis(time::OffsetDateTime::now_utc());
+        let session = Session {
+            id: ObjectId::new().to_string(),
+            token_digest: ObjectId::new().to_string(),
+            tenant_id: tenant,
+            user_id,
+            csrf: "csrf".into(),
+            auth_time: now,
+            amr: vec!["pwd".into()],
+            persistent: false,
+            ip_address: None,
+            user_agent: None,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + 3_600_000,
+            revoked_at: None,
+        };
+        let grant = Grant {
+            id: ObjectId::new(),
+            tenant_id: tenant,
+            client_id: client_id.clone(),
+            user_id,
+            session_id: Some(session.id.clone()),
+            scopes: format!("openid {scp}"),
+            resource: GRAPH_RESOURCE.into(),
+            amr: vec!["pwd".into()],
+            auth_time: now,
+            public_client: false,
+            created_at: now,
+            expires_at: now + 86_400_000,
+            revoked_at: None,
+            revoked_reason: None,
+        };
+        let mut conn = self.state.dir.store.pool().acquire().await.expect("conn");
+        signin::insert_session(&mut conn, &session).await.expect("session");
+        signin::insert_grant(&mut conn, &grant).await.expect("grant");
+        let iss = self.state.dir.settings.issuer(tenant);
+        let secs = now / 1000;
+        let upn = user["userPrincipalName"].clone();
+        let claims = json!({
+            "aud": GRAPH_RESOURCE, "iss": iss, "iat": secs, "nbf": secs, "exp": secs + 3600,
+            "amr": ["pwd"], "app_displayname": "test client", "appid": client_id, "appidacr": "1",
+            "azp": client_id, "azpacr": "1", "idp": iss, "idtyp": "user", "name": user["displayName"],
+            "oid": user_id.to_string(), "preferred_username": upn, "scp": scp, "sid": session.id,
+            "sub": ObjectId::new().to_string(), "tid": tenant.to_string(), "unique_name": upn, "upn": upn,
+            "uti": ObjectId::new().to_string(), "ver": "2.0", "wids": wids, "xms_grant": grant.id.to_string(),
+        });
+        let signer = self.state.dir.keys.signer(&self.state.dir.store, tenant).await.expect("signer");
+        signer.sign_jwt(&claims).expect("sign")
+    }
 }

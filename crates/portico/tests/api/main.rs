@@ -5,9 +5,14 @@ mod common;
 mod smoke;
 
 mod applications;
+mod b2b_policies;
 mod groups;
+mod guest_access;
+mod invite_batches;
+mod mail;
 mod permission_grants;
 mod policies;
 mod service_principals;
 mod sign_ins;
+mod sponsors;
 mod users;

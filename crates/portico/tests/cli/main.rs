@@ -342,3 +342,156 @@ fn a_schema_newer_than_the_binary_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("schema is at version 999"), "{err}");
 }
+
+#[test]
+fn mail_outbox_lists_the_newest_mail_as_a_table_or_json() {
+    let dir = TempDir::new();
+    let fab = run_json(portico(&dir.0).args(["tenant", "create", "--name", "Fabrikam", "--domain", "fabrikam.test"]));
+    let other = run_json(portico(&dir.0).args(["tenant", "create", "--name", "Other"]));
+    let empty = run_json(portico(&dir.0).args(["mail", "outbox", "--tenant", "fabrikam.test"]));
+    assert_eq!(empty, serde_json::json!([]));
+    let db = dir.0.join("portico.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = portico_store::Store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        for (tenant, to, subject, at) in [
+            (&fab, "first@example.test", "First", 1_000),
+            (&fab, "second@example.test", "Second", 2_000),
+            (&other, "elsewhere@example.test", "Elsewhere", 3_000),
+        ] {
+            let tid = portico_core::ids::TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
+            let m = portico_http::mail::Message {
+                to: to.into(),
+                cc: Some("cc@example.test".into()),
+                subject: subject.into(),
+                text: format!("Open https://portico.test/{subject}"),
+                purpose: "invitation".into(),
+                ..Default::default()
+            };
+            let mut tx = store.begin().await.unwrap();
+            portico_http::mail::queue(&mut tx, Some(tid), &m, at, at).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        store.pool().close().await;
+    });
+    let list = run_json(portico(&dir.0).args(["mail", "outbox", "--tenant", "fabrikam.test"]));
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["to"], "second@example.test", "newest first");
+    assert_eq!(list[0]["subject"], "Second");
+    assert_eq!(list[0]["cc"], "cc@example.test");
+    assert_eq!(list[0]["status"], "queued", "no server ran, so nothing delivered it");
+    assert_eq!(list[0]["bodyText"], "Open https://portico.test/Second");
+    assert_eq!(list[0]["tenantId"], fab["id"]);
+    assert_eq!(list[1]["to"], "first@example.test");
+    let all = run_json(portico(&dir.0).args(["mail", "outbox", "--limit", "1"]));
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    assert_eq!(all[0]["subject"], "Elsewhere", "every tenant without --tenant");
+    let out = portico(&dir.0).args(["mail", "outbox"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("STATUS") && text.contains("SUBJECT"), "{text}");
+    let second = text.lines().find(|l| l.contains("second@example.test")).unwrap_or_else(|| panic!("{text}"));
+    assert!(second.contains("queued") && second.contains("Second"), "{text}");
+    let bad = portico(&dir.0).args(["mail", "outbox", "--limit", "0"]).output().unwrap();
+    assert!(!bad.status.success());
+    let help = Command::new(BIN).args(["mail", "outbox", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--tenant") && help.contains("--limit") && help.contains("portico mail outbox --tenant"),
+        "{help}"
+    );
+}
+
+#[test]
+fn serve_refuses_an_unusable_smtp_url() {
+    let dir = TempDir::new();
+    let out = portico(&dir.0)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--smtp-url",
+            "smtp-ish://mail.example.test",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SMTP URL") && err.contains("smtps://"), "{err}");
+}
+
+/// Runs `sql` on the data directory's SQLite store (to stage an interrupted import).
+fn sqlite_exec(data: &Path, sql: &'static str) -> u64 {
+    let url = format!("sqlite://{}?mode=rw", data.join("portico.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection as _;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap().rows_affected()
+    })
+}
+
+fn guests(data: &Path) -> i64 {
+    let url = format!("sqlite://{}?mode=rw", data.join("portico.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection as _;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE creation_type = 'Invitation'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn invite_import_invites_a_csv_file_and_a_rerun_reports_already_invited() {
+    let dir = TempDir::new();
+    run_json(portico(&dir.0).args(["tenant", "create", "--name", "Fabrikam", "--domain", "fabrikam.test"]));
+    let csv = dir.0.join("partners.csv");
+    std::fs::write(
+        &csv,
+        "version:v1.0\n\
+         Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,Send invitation message (true or false) [sendEmail]\n\
+         ada@partner.test,https://myapps.example.com,false\n\
+         bob@partner.test,https://myapps.example.com,true\n\
+         nobody,https://myapps.example.com,false\n",
+    )
+    .unwrap();
+    let file = csv.to_str().unwrap();
+    let first = run_json(portico(&dir.0).args(["invite", "import", file, "--tenant", "fabrikam.test"]));
+    assert_eq!(
+        (first["invited"].as_i64(), first["alreadyInvited"].as_i64(), first["failed"].as_i64()),
+        (Some(2), Some(0), Some(1)),
+        "{first}"
+    );
+    assert_eq!(first["failedRows"][0]["row"], 3, "{first}");
+    assert!(first["failedRows"][0]["error"].as_str().unwrap().contains("not a valid email address"), "{first}");
+    assert_eq!(guests(&dir.0), 2);
+    // The same file again: a new import (the first one finished) that finds both guests.
+    let text = portico(&dir.0).args(["invite", "import", file, "--tenant", "fabrikam.test"]).output().unwrap();
+    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("already invited:  2") && text.contains("invited:          0"), "{text}");
+    assert!(text.contains("row 3: nobody:"), "{text}");
+    assert_eq!(guests(&dir.0), 2);
+
+    // An import that died after inviting rows 1 and 2 but before recording them: a re-run
+    // continues that import (same file digest) and counts the guests as its own, once.
+    sqlite_exec(&dir.0, "DELETE FROM invite_batches WHERE id <> (SELECT MIN(id) FROM invite_batches)");
+    assert_eq!(sqlite_exec(&dir.0, "UPDATE invite_batches SET status = 'running', finished_at = NULL"), 1);
+    assert_eq!(
+        sqlite_exec(&dir.0, "UPDATE invite_batch_rows SET status = 'inviting', user_id = NULL WHERE row_no <= 2"),
+        2
+    );
+    let resumed = run_json(portico(&dir.0).args(["invite", "import", file, "--tenant", "fabrikam.test"]));
+    assert_eq!(resumed["resumed"], true, "{resumed}");
+    assert_eq!(resumed["batchId"], first["batchId"], "{resumed}");
+    assert_eq!((resumed["invited"].as_i64(), resumed["failed"].as_i64()), (Some(2), Some(1)), "{resumed}");
+    assert_eq!(guests(&dir.0), 2, "no guest twice");
+
+    let help = Command::new(BIN).args(["invite", "import", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("[inviteeEmail]") && help.contains("--tenant") && help.contains("version:v1.0"), "{help}");
+}

@@ -40,7 +40,7 @@ pub(crate) struct Objects {
     /// A user that is a member of `group`.
     pub user: String,
     pub user_upn: String,
-    /// A user that owns `group`.
+    /// A user that owns `group`, and sponsors `user`.
     pub owner: String,
     pub group: String,
     /// An application with a secret and two app roles, and its service principal.
@@ -69,6 +69,10 @@ pub(crate) struct Objects {
     pub grant: String,
     /// The tenant's Microsoft Graph service principal.
     pub graph_sp: String,
+    /// The tenant's b2bManagementPolicy (a domain block list).
+    pub b2b_policy: String,
+    /// A bulk invitation batch.
+    pub invite_batch: String,
 }
 
 impl Objects {
@@ -101,6 +105,8 @@ impl Objects {
             ("sign_in", &self.sign_in),
             ("grant", &self.grant),
             ("graph_sp", &self.graph_sp),
+            ("b2b_policy", &self.b2b_policy),
+            ("invite_batch", &self.invite_batch),
         ]
     }
 }
@@ -274,6 +280,49 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
     ok(&r, StatusCode::CREATED, "delegated permission grant");
     let grant = id(&r);
 
+    let r = app
+        .post_as(
+            token,
+            &format!("/v1.0/users/{user}/sponsors/$ref"),
+            json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/users/{owner}")}),
+        )
+        .await;
+    ok(&r, StatusCode::NO_CONTENT, "sponsor");
+    let definition = json!({"B2BManagementPolicy": {"InvitationsAllowedAndBlockedDomainsPolicy": {
+        "BlockedDomains": [format!("blocked-{tag}.example")]
+    }}});
+    let r = app
+        .post_as(
+            token,
+            "/beta/policies/b2bManagementPolicies",
+            json!({"displayName": "Isolation B2B", "definition": [definition.to_string()]}),
+        )
+        .await;
+    ok(&r, StatusCode::CREATED, "b2bManagementPolicy");
+    let b2b_policy = id(&r);
+    let csv = format!(
+        "version:v1.0\nEmail address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required\nbatch-{tag}@partner.test,https://x.test\n"
+    );
+    let r = app
+        .raw(
+            app.http
+                .post(format!("{}/beta/portico/inviteBatches", app.base))
+                .bearer_auth(token)
+                .header("Content-Type", "text/csv")
+                .body(csv),
+        )
+        .await;
+    ok(&r, StatusCode::ACCEPTED, "invite batch");
+    let invite_batch = id(&r);
+    // The job worker invites in the background; wait so the snapshots see a settled tenant.
+    for _ in 0..200 {
+        let r = app.get_as(token, &format!("/beta/portico/inviteBatches/{invite_batch}")).await;
+        if r.body["status"].as_str().is_some_and(|s| s.starts_with("completed")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
     Objects {
         tenant,
         tenant_text: tenant.to_string(),
@@ -304,6 +353,8 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
         sign_in,
         grant,
         graph_sp,
+        b2b_policy,
+        invite_batch,
     }
 }
 
@@ -314,6 +365,7 @@ fn param_values(first: &str, param: &str, prev: &str, o: &Objects) -> Option<Vec
     match (first, param, prev) {
         ("users", "id", _) => v(&[&o.user, &o.user_upn]),
         ("users", "assignmentId", "appRoleAssignments") => v(&[&o.user_assignment]),
+        ("users", "sponsorId", "sponsors") => v(&[&o.owner]),
         ("groups", "id", _) => v(&[&o.group]),
         ("groups", "memberId", "members") => v(&[&o.user]),
         ("groups", "ownerId", "owners") => v(&[&o.owner]),
@@ -330,6 +382,8 @@ fn param_values(first: &str, param: &str, prev: &str, o: &Objects) -> Option<Vec
         ("auditLogs", "id", "directoryAudits") => v(&[&o.audit]),
         ("auditLogs", "id", "signIns") => v(&[&o.sign_in]),
         ("oauth2PermissionGrants", "id", _) => v(&[&o.grant]),
+        ("policies", "id", "b2bManagementPolicies") => v(&[&o.b2b_policy]),
+        ("portico", "id", "inviteBatches") => v(&[&o.invite_batch]),
         _ => None,
     }
 }
@@ -436,6 +490,30 @@ fn body_for(method: &str, template: &str, a: &Objects, b: &Objects) -> Option<(V
         ),
         ("PATCH", "/oauth2PermissionGrants/{id}") => (json!({"scope": "openid"}), Refused),
         ("PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy") => (json!({"isEnabled": false}), MaySucceed),
+        ("POST", "/portico/inviteBatches") => (json!({}), MaySucceed),
+        ("POST", "/invitations") => (
+            json!({
+                "invitedUserEmailAddress": format!("isolation-{}@partner.test", a.tag), "inviteRedirectUrl": "https://x.test",
+                "resetRedemption": true, "invitedUser": {"id": b.user},
+                "invitedUserSponsors": [{"id": b.user}]
+            }),
+            Refused,
+        ),
+        ("POST", "/users/{id}/sponsors/$ref") => (json!({"@odata.id": directory_object(&a.owner)}), Refused),
+        ("PATCH", "/policies/authorizationPolicy") => (json!({"allowInvitesFrom": "everyone"}), MaySucceed),
+        ("POST", "/policies/b2bManagementPolicies") => {
+            let definition = json!({"B2BManagementPolicy": {"InvitationsAllowedAndBlockedDomainsPolicy": {
+                "BlockedDomains": [format!("blocked-{}.example", a.tag)]
+            }}});
+            (json!({"displayName": "Isolation B2B of A", "definition": [definition.to_string()]}), MaySucceed)
+        }
+        ("PATCH", "/policies/b2bManagementPolicies/{id}") => (json!({"displayName": "pwned"}), Refused),
+        ("PATCH", "/policies/externalIdentitiesPolicy") => {
+            (json!({"allowExternalIdentitiesToLeave": true}), MaySucceed)
+        }
+        ("PATCH", "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email") => {
+            (json!({"excludeTargets": [{"targetType": "group", "id": b.group}]}), Refused)
+        }
         _ => panic!("{method} {template}: no request body rule; add one in isolation.rs"),
     };
     Some(body)
@@ -469,6 +547,12 @@ async fn snapshot(app: &TestApp, b: &Objects) -> Vec<(String, StatusCode, Value)
         format!("/v1.0/oauth2PermissionGrants/{}", b.grant),
         format!("/v1.0/users/{}?$select=id,signInActivity", b.user),
         "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy".into(),
+        format!("/v1.0/users/{}/sponsors", b.user),
+        "/v1.0/policies/authorizationPolicy".into(),
+        "/beta/policies/b2bManagementPolicies".into(),
+        format!("/beta/policies/b2bManagementPolicies/{}", b.b2b_policy),
+        "/beta/policies/externalIdentitiesPolicy".into(),
+        "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email".into(),
     ];
     let mut out = vec![];
     for p in paths {
@@ -571,7 +655,7 @@ api_test!(every_path_parameter_has_a_substitution_rule, |app| {
         for seg in route.path.split('/') {
             if let Some(p) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 assert!(
-                    ["id", "memberId", "ownerId", "assignmentId", "cast"].contains(&p),
+                    ["id", "memberId", "ownerId", "assignmentId", "cast", "sponsorId"].contains(&p),
                     "route {} {} has path parameter {{{p}}} that the isolation test does not know",
                     route.method,
                     route.path
@@ -584,7 +668,7 @@ api_test!(every_path_parameter_has_a_substitution_rule, |app| {
         // Every write route has a body rule (body_for panics otherwise).
         let _ = body_for(route.method, route.path, &a, &a);
     }
-    for p in ["id", "memberId", "ownerId", "assignmentId", "cast"] {
+    for p in ["id", "memberId", "ownerId", "assignmentId", "cast", "sponsorId"] {
         assert!(seen.iter().any(|s| s == p), "no route uses {{{p}}} any more: drop its rule");
     }
 });
@@ -648,6 +732,13 @@ api_test!(bodies_naming_another_tenants_objects_are_refused, |app| {
         ("DELETE", format!("/v1.0/users/{}/appRoleAssignments/{}", a.user, b.user_assignment), Value::Null),
         ("DELETE", format!("/v1.0/servicePrincipals/{}/appRoleAssignedTo/{}", a.sp, b.sp_assignment), Value::Null),
         ("DELETE", format!("/v1.0/groups/{}/appRoleAssignments/{}", a.group, b.group_assignment), Value::Null),
+        ("POST", format!("/v1.0/users/{}/sponsors/$ref", a.user), json!({"@odata.id": directory_object(&b.owner)})),
+        ("DELETE", format!("/v1.0/users/{}/sponsors/{}/$ref", a.user, b.owner), Value::Null),
+        (
+            "PATCH",
+            "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email".into(),
+            json!({"includeTargets": [{"targetType": "group", "id": b.group, "isRegistrationRequired": false}]}),
+        ),
     ];
     for (method, path, body) in &cases {
         let body = (!body.is_null()).then_some(body);

@@ -113,3 +113,7 @@ CREATE TABLE invite_batch_rows (
   PRIMARY KEY (batch_id, row_no)
 );
 CREATE INDEX invite_batch_rows_status ON invite_batch_rows(batch_id, status, row_no);
+
+-- One guest per invited address: two invitations racing for a new address cannot create two users.
+CREATE UNIQUE INDEX users_invited_mail ON users(tenant_id, mail_ci)
+  WHERE creation_type = 'Invitation' AND deleted_at IS NULL;
