@@ -107,7 +107,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts,
+    // which the pages' Origin check must refuse.
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     resp
 }
 

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::authorize::{AuthRequest, RedirectError, answer, answer_error};
 use super::pages::{Brand, message, render};
-use super::{BROWSER_COOKIE, Client, PageError, check_csrf, cookie, field, session_cookie_name};
+use super::{Client, PageError, check_csrf, cookie, field, session_cookie_name};
 use crate::app::AppState;
 
 /// Failed passwords allowed per (account, address) in [`WINDOW_MS`].
@@ -89,9 +89,7 @@ async fn load(state: &AppState, tenant: TenantId, id: &str, client: &Client) -> 
     let mut conn = super::conn(state).await?;
     let f = signin::get_flow(&mut conn, tenant, id, state.now_ms()).await?.ok_or_else(expired)?;
     // A flow started in another browser cannot be continued here (login CSRF, RFC 6749 §10.12).
-    let mine = client
-        .cookie(BROWSER_COOKIE)
-        .is_some_and(|b| secret::constant_time_eq(secret::token_digest(b).as_bytes(), f.browser_digest.as_bytes()));
+    let mine = super::bound_to_browser(client, &f.browser_digest);
     if !mine {
         return Err(expired());
     }
@@ -131,6 +129,9 @@ async fn show(
     let b = brand(state, tenant).await?;
     let lang = lang_for(req, client, &b);
     let action = format!("/{tenant}/login");
+    // A post of this page may end in a redirect to the client: the CSP's form-action must allow it.
+    let csp = super::form_action_for(&req.redirect_uri);
+    let csp = csp.as_deref();
     let reset_url = format!("/{tenant}/reset");
     let mut conn = super::conn(state).await?;
     let user = match f.user_id {
@@ -143,9 +144,9 @@ async fn show(
         login => login.clone(), error => extra.error, notice => extra.notice,
     };
     let page = match f.stage.as_str() {
-        "identify" => render(lang, Some(&b), "identify.html", base, None),
-        "password" => render(lang, Some(&b), "password.html", base, None),
-        "change_password" => render(lang, Some(&b), "change_password.html", base, None),
+        "identify" => render(lang, Some(&b), "identify.html", base, csp),
+        "password" => render(lang, Some(&b), "password.html", base, csp),
+        "change_password" => render(lang, Some(&b), "change_password.html", base, csp),
         "mfa" => {
             let methods = match f.user_id {
                 Some(u) => mfa::methods(&mut conn, tenant, u).await?,
@@ -159,7 +160,7 @@ async fn show(
                 .unwrap_or(true);
             let has_mail = email_ok && user.as_ref().is_some_and(|u| u.mail.is_some());
             let ctx = minijinja::context! { has_totp => has_totp, has_mail => has_mail, email_sent => req.email_sent, ..base };
-            render(lang, Some(&b), "mfa.html", ctx, None)
+            render(lang, Some(&b), "mfa.html", ctx, csp)
         }
         "enroll" => {
             let secret_bytes = req
@@ -172,13 +173,13 @@ async fn show(
             let ctx = minijinja::context! {
                 qr_svg => totp::qr_svg(&uri), secret => totp::base32_encode(&secret_bytes), otpauth_uri => uri, ..base
             };
-            render(lang, Some(&b), "enroll.html", ctx, None)
+            render(lang, Some(&b), "enroll.html", ctx, csp)
         }
         "recovery_codes" => {
             let ctx = minijinja::context! { codes => req.recovery_display.clone(), ..base };
-            render(lang, Some(&b), "recovery_codes.html", ctx, None)
+            render(lang, Some(&b), "recovery_codes.html", ctx, csp)
         }
-        "kmsi" => render(lang, Some(&b), "kmsi.html", base, None),
+        "kmsi" => render(lang, Some(&b), "kmsi.html", base, csp),
         "consent" => {
             let wids = match f.user_id {
                 Some(u) => roles::roles_of(&mut conn, tenant, u).await?,
@@ -198,9 +199,9 @@ async fn show(
                 .collect();
             let scopes = minijinja::Value::from(minijinja::value::Serde(scopes));
             let ctx = minijinja::context! { scopes => scopes, can_consent_for_org => admin, ..base };
-            render(lang, Some(&b), "consent.html", ctx, None)
+            render(lang, Some(&b), "consent.html", ctx, csp)
         }
-        "select_account" => render(lang, Some(&b), "select_account.html", base, None),
+        "select_account" => render(lang, Some(&b), "select_account.html", base, csp),
         _ => return Err(expired()),
     };
     let mut page = page;

@@ -77,6 +77,22 @@ pub struct GuestCtx {
     pub inviter: Option<String>,
     /// Page language.
     pub lang: Option<String>,
+    /// The client's redirect URI when a sign-in continues afterwards (for the pages' CSP).
+    #[serde(default)]
+    pub client_redirect: Option<String>,
+}
+
+impl GuestCtx {
+    /// The CSP widening for pages whose post may end in a redirect off this server (to
+    /// inviteRedirectUrl, or to the client of a sign-in).
+    fn csp(&self) -> Option<String> {
+        let parts: Vec<String> = [&self.redirect, &self.client_redirect]
+            .into_iter()
+            .flatten()
+            .filter_map(|u| super::form_action_for(u))
+            .collect();
+        (!parts.is_empty()).then(|| parts.concat())
+    }
 }
 
 /// A way for the guest to prove who they are.
@@ -151,13 +167,6 @@ fn lang(client: &Client, brand: &Brand) -> &'static str {
     portico_core::locale::negotiate(None, client.accept_language.as_deref(), brand.language.as_deref())
 }
 
-fn browser(client: &Client) -> (String, bool) {
-    match client.cookie(BROWSER_COOKIE).filter(|b| b.len() >= 20 && b.len() <= 64) {
-        Some(b) => (b.to_string(), false),
-        None => (secret::random_token(24), true),
-    }
-}
-
 fn ticket_page(status_code: StatusCode, detail: &str) -> PageError {
     PageError::new(status_code, None, "invite_problem", detail.to_string())
 }
@@ -181,9 +190,7 @@ fn expired() -> PageError {
 async fn load(state: &AppState, tenant: TenantId, id: &str, client: &Client) -> Result<LoginFlow, PageError> {
     let mut conn = super::conn(state).await?;
     let f = signin::get_flow(&mut conn, tenant, id, state.now_ms()).await?.ok_or_else(expired)?;
-    let mine = client
-        .cookie(BROWSER_COOKIE)
-        .is_some_and(|b| secret::constant_time_eq(secret::token_digest(b).as_bytes(), f.browser_digest.as_bytes()));
+    let mine = super::bound_to_browser(client, &f.browser_digest);
     if !mine {
         return Err(expired());
     }
@@ -269,7 +276,7 @@ fn start_page(
         org => t.display_name.clone(), domain => t.initial_domain.clone(), inviter => c.inviter.clone(),
         address => c.address.clone(), redirect => c.redirect.clone(), redeeming => c.invitation.is_some(),
     };
-    render(lang, Some(brand), "redeem_start.html", ctx, None)
+    render(lang, Some(brand), "redeem_start.html", ctx, c.csp().as_deref())
 }
 
 /// GET /{tenant}/redeem?ticket=
@@ -315,7 +322,7 @@ pub async fn redeem_page(
         ));
     }
     drop(conn);
-    let (b, new) = browser(&client);
+    let (b, new) = super::browser(&client);
     let f = start_flow(&state, tenant, &b, &guest, &inv.email, Some(&inv), None, lang).await?;
     let c = ctx_of(&f)?;
     let mut r = start_page(&state, &f, &c, &brand, &t, lang);
@@ -360,6 +367,8 @@ pub async fn sign_in_as_guest(
     let address = pending.as_ref().map(|i| i.email.clone()).or_else(|| guest.mail.clone()).unwrap_or(name.to_string());
     let mut f = start_flow(state, tenant, &b, &guest, &address, pending.as_ref(), Some(login.id.clone()), lang).await?;
     let mut c = ctx_of(&f)?;
+    c.client_redirect = login.request["redirect_uri"].as_str().map(str::to_owned);
+    save(state, &mut f, &c).await?;
     if pending.is_some() {
         // Just-in-time redemption: the same pages as the invitation link.
         return Ok(Some(start_page(state, &f, &c, &brand, &t, lang)));
@@ -513,9 +522,7 @@ pub async fn home_callback(
         let mut conn = super::conn(&state).await?;
         store::take_federation_request(&mut conn, tenant, sent_state, now).await?.ok_or_else(expired)?
     };
-    let mine = client
-        .cookie(BROWSER_COOKIE)
-        .is_some_and(|b| secret::constant_time_eq(secret::token_digest(b).as_bytes(), req.browser_digest.as_bytes()));
+    let mine = super::bound_to_browser(&client, &req.browser_digest);
     if !mine {
         return Err(expired());
     }
@@ -569,7 +576,31 @@ pub async fn home_callback(
     let subject = who.id.to_string();
     let mut amr = grant.amr.clone();
     amr.push("fed".into());
-    proved(&state, &client, f, &mut c, &issuer, &subject, &addresses_of(&who), amr, grant.auth_time).await
+    let r = proved(&state, &client, f, &mut c, &issuer, &subject, &addresses_of(&who), amr, grant.auth_time).await?;
+    Ok(leave_form_chain(&state, r, c.lang.as_deref().unwrap_or("en")))
+}
+
+/// This callback is reached through redirects that began with a form post on the home tenant's
+/// page, whose CSP (`form-action`) browsers apply to every hop; a last hop to another site (the
+/// client, inviteRedirectUrl) is therefore made from a page of its own (a meta refresh and a link).
+fn leave_form_chain(state: &AppState, r: Response, lang: &str) -> Response {
+    let location = r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let ours = |l: &str| l.starts_with('/') || l.starts_with(&format!("{}/", state.dir.settings.public_url));
+    match location {
+        Some(l) if r.status() == StatusCode::SEE_OTHER && !ours(&l) => {
+            let mut page = continue_page(lang, &l);
+            for c in r.headers().get_all(header::SET_COOKIE) {
+                page.headers_mut().append(header::SET_COOKIE, c.clone());
+            }
+            page
+        }
+        _ => r,
+    }
+}
+
+/// A page that moves on to `next` by itself (meta refresh) and offers a link.
+fn continue_page(lang: &str, next: &str) -> Response {
+    render(lang, None, "continue.html", minijinja::context! { next => next }, None)
 }
 
 fn addresses_of(u: &User) -> Vec<String> {
@@ -638,7 +669,7 @@ async fn proved(
             org => t.display_name.clone(), address => c.address.clone(),
             name => guest.display_name.clone(),
         };
-        return Ok(render(&lang, Some(&brand), "redeem_consent.html", ctx, None));
+        return Ok(render(&lang, Some(&brand), "redeem_consent.html", ctx, c.csp().as_deref()));
     }
     finish_sign_in(state, client, f, c).await
 }
@@ -719,7 +750,7 @@ fn otp_page(f: &LoginFlow, c: &GuestCtx, brand: &Brand, lang: &str, error: Optio
         action => format!("/{}/redeem", f.tenant_id), flow => f.id.clone(), csrf => f.csrf.clone(),
         address => c.address.clone(), error => error,
     };
-    render(lang, Some(brand), "redeem_otp.html", ctx, None)
+    render(lang, Some(brand), "redeem_otp.html", ctx, c.csp().as_deref())
 }
 
 async fn check_otp(
@@ -892,7 +923,9 @@ async fn finish_sign_in(state: &AppState, client: &Client, f: LoginFlow, c: &Gue
             lf.stage = "continue".into();
             super::flow::continue_after_guest(state, client, lf).await?
         }
-        None => see_other(c.redirect.as_deref().unwrap_or("/")),
+        // The end of a redemption: a page of its own moves on to inviteRedirectUrl, so the
+        // form-action of the consent page does not govern where that address leads next.
+        None => continue_page(c.lang.as_deref().unwrap_or("en"), c.redirect.as_deref().unwrap_or("/")),
     };
     r.headers_mut().append(header::SET_COOKIE, set);
     Ok(r)

@@ -221,6 +221,13 @@ pub fn check_csrf(state: &AppState, client: &Client, sent: Option<&str>, expecte
     }
 }
 
+/// The CSP widening that lets a page's form post end in a redirect to `url`'s origin (browsers
+/// apply `form-action` to the redirects that follow a form submission).
+pub fn form_action_for(url: &str) -> Option<String> {
+    let o = url::Url::parse(url).ok()?.origin();
+    o.is_tuple().then(|| format!(" {}", o.ascii_serialization()))
+}
+
 /// Response headers every page gets; `form_action` widens the CSP for a form_post answer.
 pub fn page_headers(h: &mut HeaderMap, csp_extra: Option<&str>) {
     let csp = format!(
@@ -242,4 +249,21 @@ pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
 /// One field.
 pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The browser-binding cookie's value, or a new one to set (true).
+pub fn browser(client: &Client) -> (String, bool) {
+    match client.cookie(BROWSER_COOKIE).filter(|b| b.len() >= 20 && b.len() <= 64) {
+        Some(b) => (b.to_string(), false),
+        None => (portico_core::secret::random_token(24), true),
+    }
+}
+
+/// Whether the request comes from the browser a flow was bound to (its cookie's digest), so a
+/// flow started in one browser cannot be continued in another (login CSRF, RFC 6749 §10.12).
+pub fn bound_to_browser(client: &Client, digest: &str) -> bool {
+    use portico_core::secret;
+    client
+        .cookie(BROWSER_COOKIE)
+        .is_some_and(|b| secret::constant_time_eq(secret::token_digest(b).as_bytes(), digest.as_bytes()))
 }

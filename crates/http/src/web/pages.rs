@@ -39,6 +39,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("redeem_no_idp.html", include_str!("templates/redeem_no_idp.html")),
     ("redeem_declined.html", include_str!("templates/redeem_declined.html")),
     ("myaccount.html", include_str!("templates/myaccount.html")),
+    ("continue.html", include_str!("templates/continue.html")),
     ("left.html", include_str!("templates/left.html")),
 ];
 

@@ -37,9 +37,17 @@ pub fn unescape(s: &str) -> String {
 }
 
 impl Page {
-    /// The Location header.
+    /// The Location header, or the target of a page that moves on by itself (meta refresh: how
+    /// the server leaves a redirect chain that began with a form post).
     pub fn location(&self) -> Option<String> {
-        self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| self.refresh())
+    }
+    /// The target of a `<meta http-equiv="refresh">`.
+    pub fn refresh(&self) -> Option<String> {
+        let needle = "http-equiv=\"refresh\" content=\"0;url=";
+        let start = self.text.find(needle)? + needle.len();
+        let end = self.text[start..].find('"')?;
+        Some(unescape(&self.text[start..start + end]))
     }
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<String> {
@@ -258,7 +266,11 @@ impl Browser {
 
 /// The authorization code of the client's answer, after checking it goes to the redirect URI.
 pub fn code_of(page: &Page, client: &Client) -> String {
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "expected the answer to the client: {}", page.text);
+    assert!(
+        page.status == StatusCode::SEE_OTHER || page.refresh().is_some(),
+        "expected the answer to the client: {}",
+        page.text
+    );
     let loc = page.location().expect("Location");
     assert!(loc.starts_with(&client.redirect_uri), "answer goes to {loc}, not {}", client.redirect_uri);
     page.param("code").unwrap_or_else(|| panic!("no code in {loc}"))
