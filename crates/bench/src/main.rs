@@ -11,6 +11,10 @@
 //!   clients against an in-process server (SQLite or PostgreSQL).
 //! - `bulk-import`: a bulk-invite CSV of N rows through the code path of `portico invite import`
 //!   (parse, store the batch, invite every row), timed per phase.
+//! - `guest-signin`: p50/p99 of a guest's sign-in through a home tenant of the same deployment
+//!   against a member's, both with a live session (see `guest_signin.rs`).
+
+mod guest_signin;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,6 +112,18 @@ enum Cmd {
         /// The file's sendEmail column (true queues one mail per row; nothing is sent).
         #[arg(long)]
         send_email: bool,
+    },
+    /// Latency a guest's sign-in through a home tenant adds over a member's (p50/p99).
+    GuestSignin {
+        /// sqlite://PATH?mode=rwc or postgres://... (each run makes its own tenants).
+        #[arg(long, env = "TEST_DATABASE_URL")]
+        database_url: String,
+        /// Measured sign-ins of each kind.
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Warm-up sign-ins of each kind (not measured).
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
     },
 }
 
@@ -552,5 +568,8 @@ async fn main() -> anyhow::Result<()> {
             invite_rate(&database_url, requests, concurrency, send_message).await
         }
         Cmd::BulkImport { database_url, rows, send_email } => bulk_import(&database_url, rows, send_email).await,
+        Cmd::GuestSignin { database_url, requests, warmup } => {
+            guest_signin::guest_signin(&database_url, requests, warmup).await
+        }
     }
 }

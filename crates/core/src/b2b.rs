@@ -173,7 +173,8 @@ impl DomainList {
     }
 }
 
-/// Consumer mail domains, where an address says nothing about an organisation.
+/// Consumer mail domains, where an address says nothing about an organisation: they can never
+/// become an organization's domain (security checklist 18) nor be claimed for federation.
 pub const CONSUMER_DOMAINS: &[&str] = &[
     "gmail.com",
     "googlemail.com",
@@ -185,11 +186,14 @@ pub const CONSUMER_DOMAINS: &[&str] = &[
     "icloud.com",
     "me.com",
     "aol.com",
+    "gmx.com",
     "gmx.de",
-    "gmx.net",
-    "web.de",
     "proton.me",
     "protonmail.com",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
 ];
 
 #[cfg(test)]

@@ -167,13 +167,17 @@ pub async fn insert(conn: &mut AnyConnection, u: &User) -> Result<(), StoreError
         .execute(&mut *conn)
         .await
         .map_err(|e| StoreError::from(e).conflict_as(UPN_TAKEN))?;
-    write_collections(conn, u).await
+    write_collections(conn, u, false).await
 }
 
-async fn write_collections(conn: &mut AnyConnection, u: &User) -> Result<(), StoreError> {
+/// Writes a user's collections; `replace` first removes the old ones (a new user has none, so
+/// inserts skip those round trips).
+async fn write_collections(conn: &mut AnyConnection, u: &User, replace: bool) -> Result<(), StoreError> {
     let id = u.id.to_string();
-    sqlx::query("DELETE FROM user_other_mails WHERE user_id = $1").bind(&id).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM user_identities WHERE user_id = $1").bind(&id).execute(&mut *conn).await?;
+    if replace {
+        sqlx::query("DELETE FROM user_other_mails WHERE user_id = $1").bind(&id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM user_identities WHERE user_id = $1").bind(&id).execute(&mut *conn).await?;
+    }
     for (i, m) in u.other_mails.iter().enumerate() {
         sqlx::query("INSERT INTO user_other_mails (user_id, position, value, value_ci) VALUES ($1, $2, $3, $4)")
             .bind(&id)
@@ -221,7 +225,7 @@ pub async fn update(conn: &mut AnyConnection, u: &User) -> Result<(), StoreError
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
-    write_collections(conn, u).await
+    write_collections(conn, u, true).await
 }
 
 /// Fills `other_mails` and `identities` for a batch of users with two queries.
@@ -341,7 +345,7 @@ pub async fn insert_many(conn: &mut AnyConnection, users: &[User]) -> Result<(),
         q.execute(&mut *conn).await.map_err(|e| StoreError::from(e).conflict_as(UPN_TAKEN))?;
     }
     for u in users.iter().filter(|u| !u.other_mails.is_empty() || !u.identities.is_empty()) {
-        write_collections(conn, u).await?;
+        write_collections(conn, u, false).await?;
     }
     Ok(())
 }

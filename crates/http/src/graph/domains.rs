@@ -29,28 +29,6 @@ const DOMAIN_PROPS: &[Prop] = &[
     p("passwordValidityPeriodInDays", Kind::Str, Access::NotYet),
 ];
 
-/// Consumer mail domains can never become an organization's domain (security checklist 18).
-pub const CONSUMER_DOMAINS: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "outlook.com",
-    "hotmail.com",
-    "live.com",
-    "msn.com",
-    "yahoo.com",
-    "icloud.com",
-    "me.com",
-    "aol.com",
-    "gmx.com",
-    "gmx.de",
-    "proton.me",
-    "protonmail.com",
-    "yandex.ru",
-    "mail.ru",
-    "qq.com",
-    "163.com",
-];
-
 fn render(d: &Domain) -> Value {
     json!({
         "id": d.name,
@@ -116,7 +94,7 @@ pub async fn create_domain(
     let raw = body.get("id").and_then(Value::as_str).unwrap_or_default();
     let name = validate::domain_name(raw)
         .ok_or_else(|| GraphError::bad_request(format!("'{raw}' is not a valid domain name.")))?;
-    if CONSUMER_DOMAINS.contains(&name.as_str())
+    if portico_core::b2b::CONSUMER_DOMAINS.contains(&name.as_str())
         || name.ends_with(&format!(".{}", state.dir.settings.base_domain))
         || name == state.dir.settings.base_domain
     {

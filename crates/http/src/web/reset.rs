@@ -31,13 +31,6 @@ fn browser_csrf(browser: &str) -> String {
     secret::token_digest(&format!("reset-form:{browser}"))
 }
 
-fn browser(client: &Client) -> (String, bool) {
-    match client.cookie(BROWSER_COOKIE).filter(|b| b.len() >= 20 && b.len() <= 64) {
-        Some(b) => (b.to_string(), false),
-        None => (secret::random_token(24), true),
-    }
-}
-
 /// GET /{tenant}/reset (and with `?token=` from the mail)
 pub async fn reset_page(
     State(state): State<AppState>,
@@ -47,7 +40,7 @@ pub async fn reset_page(
 ) -> Result<Response, PageError> {
     let (tenant, brand) = tenant_and_brand(&state, &key).await?;
     let lang = portico_core::locale::negotiate(None, client.accept_language.as_deref(), brand.language.as_deref());
-    let (b, new) = browser(&client);
+    let (b, new) = super::browser(&client);
     let csrf = browser_csrf(&b);
     let mut r = match field(&q, "token") {
         Some(token) => {
@@ -76,7 +69,7 @@ pub async fn reset_request(
     let (tenant, brand) = tenant_and_brand(&state, &key).await?;
     let lang = portico_core::locale::negotiate(None, client.accept_language.as_deref(), brand.language.as_deref());
     let form = super::form_fields(&body);
-    let (b, _) = browser(&client);
+    let (b, _) = super::browser(&client);
     check_csrf(&state, &client, field(&form, "csrf"), &browser_csrf(&b))?;
     let now = state.now_ms();
     let k_ip = format!("reset:{}", client.ip);
@@ -144,7 +137,7 @@ pub async fn reset_password(
     let (tenant, brand) = tenant_and_brand(&state, &key).await?;
     let lang = portico_core::locale::negotiate(None, client.accept_language.as_deref(), brand.language.as_deref());
     let form = super::form_fields(&body);
-    let (b, _) = browser(&client);
+    let (b, _) = super::browser(&client);
     check_csrf(&state, &client, field(&form, "csrf"), &browser_csrf(&b))?;
     let token = field(&form, "token").unwrap_or_default();
     let now = state.now_ms();

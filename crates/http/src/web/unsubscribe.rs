@@ -62,13 +62,6 @@ fn browser_csrf(browser: &str) -> String {
     secret::token_digest(&format!("unsubscribe-form:{browser}"))
 }
 
-fn browser(client: &Client) -> (String, bool) {
-    match client.cookie(BROWSER_COOKIE).filter(|b| b.len() >= 20 && b.len() <= 64) {
-        Some(b) => (b.to_string(), false),
-        None => (secret::random_token(24), true),
-    }
-}
-
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -136,7 +129,7 @@ pub async fn unsubscribe_page(
     let (tenant, address) = open(&state, token).ok_or_else(|| bad_link(lang))?;
     let brand = brand_of(&state, tenant, lang).await?;
     let blocked = b2b::is_unsubscribed(&mut *super::conn(&state).await?, &address).await?;
-    let (b, new) = browser(&client);
+    let (b, new) = super::browser(&client);
     let csrf = browser_csrf(&b);
     let mut r = render(&PageState { lang, brand: &brand, address: &address, token, csrf: &csrf, blocked, done: false });
     if new {
@@ -153,7 +146,7 @@ pub async fn unsubscribe_post(
 ) -> Result<Response, PageError> {
     let lang = LANG.try_with(|l| *l).unwrap_or("en");
     let form = super::form_fields(&body);
-    let (b, _) = browser(&client);
+    let (b, _) = super::browser(&client);
     check_csrf(&state, &client, field(&form, "csrf"), &browser_csrf(&b))?;
     let token = field(&form, "t").unwrap_or_default();
     let (tenant, address) = open(&state, token).ok_or_else(|| bad_link(lang))?;
