@@ -86,14 +86,7 @@ fn expired() -> PageError {
 
 /// Loads a flow for this browser.
 async fn load(state: &AppState, tenant: TenantId, id: &str, client: &Client) -> Result<LoginFlow, PageError> {
-    let mut conn = super::conn(state).await?;
-    let f = signin::get_flow(&mut conn, tenant, id, state.now_ms()).await?.ok_or_else(expired)?;
-    // A flow started in another browser cannot be continued here (login CSRF, RFC 6749 §10.12).
-    let mine = super::bound_to_browser(client, &f.browser_digest);
-    if !mine {
-        return Err(expired());
-    }
-    Ok(f)
+    super::load_flow(state, tenant, id, client, expired).await
 }
 
 async fn brand(state: &AppState, tenant: TenantId) -> Result<Brand, PageError> {
@@ -987,7 +980,6 @@ pub async fn advance(
     }
     drop(conn);
     let (mfa_needed, has_totp, email_ok) = mfa_required(state, tenant, user.id).await?;
-    let mut req = req;
     if mfa_needed && !f.amr.iter().any(|a| a == "mfa") {
         if silent {
             return Ok(answer_error(
@@ -1001,15 +993,7 @@ pub async fn advance(
                 },
             ));
         }
-        if has_totp || (email_ok && user.mail.is_some()) {
-            f.stage = "mfa".into();
-        } else {
-            f.stage = "enroll".into();
-            let seed = totp::new_secret();
-            req.pending_totp = Some(state.dir.keys.master().seal(&seed, &format!("flow-totp:{}", f.id)));
-        }
-        save(state, &mut f, &req).await?;
-        return show(state, client, &f, &req, Extra::default()).await;
+        return ask_second_factor(state, client, f, req, has_totp || (email_ok && user.mail.is_some())).await;
     }
     if req.prompt.as_deref() == Some("select_account") && !req.account_picked {
         f.stage = "select_account".into();
@@ -1082,6 +1066,26 @@ pub async fn advance(
     Ok(r)
 }
 
+/// Shows the second-factor page, or enrollment of an authenticator app when the user has no
+/// usable method yet.
+async fn ask_second_factor(
+    state: &AppState,
+    client: &Client,
+    mut f: LoginFlow,
+    mut req: AuthRequest,
+    has_method: bool,
+) -> Result<Response, PageError> {
+    if has_method {
+        f.stage = "mfa".into();
+    } else {
+        f.stage = "enroll".into();
+        let seed = totp::new_secret();
+        req.pending_totp = Some(state.dir.keys.master().seal(&seed, &format!("flow-totp:{}", f.id)));
+    }
+    save(state, &mut f, &req).await?;
+    show(state, client, &f, &req, Extra::default()).await
+}
+
 /// The home tenant's side of a B2B sign-in: its member authenticated (password, MFA as its
 /// rules say); it checks that its rules let the user go out to the resource tenant, then answers
 /// the resource tenant with a code. No consent here: the resource tenant asks on redemption.
@@ -1089,7 +1093,7 @@ async fn b2b_outbound(
     state: &AppState,
     client: &Client,
     mut f: LoginFlow,
-    mut req: AuthRequest,
+    req: AuthRequest,
     user: &User,
 ) -> Result<Response, PageError> {
     let tenant = f.tenant_id;
@@ -1115,15 +1119,7 @@ async fn b2b_outbound(
     }
     let (mfa_needed, has_totp, email_ok) = mfa_required(state, tenant, user.id).await?;
     if mfa_needed && !f.amr.iter().any(|a| a == "mfa") {
-        if has_totp || (email_ok && user.mail.is_some()) {
-            f.stage = "mfa".into();
-        } else {
-            f.stage = "enroll".into();
-            let seed = totp::new_secret();
-            req.pending_totp = Some(state.dir.keys.master().seal(&seed, &format!("flow-totp:{}", f.id)));
-        }
-        save(state, &mut f, &req).await?;
-        return show(state, client, &f, &req, Extra::default()).await;
+        return ask_second_factor(state, client, f, req, has_totp || (email_ok && user.mail.is_some())).await;
     }
     let mut set_cookie = None;
     if f.session_id.is_none() {

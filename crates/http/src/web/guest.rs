@@ -188,13 +188,7 @@ fn expired() -> PageError {
 }
 
 async fn load(state: &AppState, tenant: TenantId, id: &str, client: &Client) -> Result<LoginFlow, PageError> {
-    let mut conn = super::conn(state).await?;
-    let f = signin::get_flow(&mut conn, tenant, id, state.now_ms()).await?.ok_or_else(expired)?;
-    let mine = super::bound_to_browser(client, &f.browser_digest);
-    if !mine {
-        return Err(expired());
-    }
-    Ok(f)
+    super::load_flow(state, tenant, id, client, expired).await
 }
 
 async fn save(state: &AppState, f: &mut LoginFlow, c: &GuestCtx) -> Result<(), PageError> {

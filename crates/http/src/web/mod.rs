@@ -267,3 +267,21 @@ pub fn bound_to_browser(client: &Client, digest: &str) -> bool {
         .cookie(BROWSER_COOKIE)
         .is_some_and(|b| secret::constant_time_eq(secret::token_digest(b).as_bytes(), digest.as_bytes()))
 }
+
+/// A live flow of the tenant bound to this browser; `gone` is the page for a missing, expired or
+/// foreign flow (a flow started in another browser cannot be continued here: login CSRF, RFC 6749
+/// §10.12).
+pub async fn load_flow(
+    state: &AppState,
+    tenant: TenantId,
+    id: &str,
+    client: &Client,
+    gone: fn() -> PageError,
+) -> Result<portico_store::signin::LoginFlow, PageError> {
+    let mut conn = conn(state).await?;
+    let f = portico_store::signin::get_flow(&mut conn, tenant, id, state.now_ms()).await?.ok_or_else(gone)?;
+    if !bound_to_browser(client, &f.browser_digest) {
+        return Err(gone());
+    }
+    Ok(f)
+}
