@@ -100,11 +100,13 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "directory", include_str!("../migrations/sqlite/0001_directory.sql")),
     (2, "signin", include_str!("../migrations/sqlite/0002_signin.sql")),
     (3, "b2b", include_str!("../migrations/sqlite/0003_b2b.sql")),
+    (4, "federation", include_str!("../migrations/sqlite/0004_federation.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "directory", include_str!("../migrations/postgres/0001_directory.sql")),
     (2, "signin", include_str!("../migrations/postgres/0002_signin.sql")),
     (3, "b2b", include_str!("../migrations/postgres/0003_b2b.sql")),
+    (4, "federation", include_str!("../migrations/postgres/0004_federation.sql")),
 ];
 
 impl Store {

@@ -16,6 +16,7 @@ pub mod b2b;
 pub mod batches;
 pub mod consent;
 pub mod db;
+pub mod federation;
 pub mod groups;
 pub mod jobs;
 pub mod keys;

@@ -12,6 +12,9 @@ use signin_state::*;
 #[path = "contract/jobs.rs"]
 mod jobs_queue;
 use jobs_queue::*;
+#[path = "contract/federation.rs"]
+mod federation;
+use federation::*;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -141,6 +144,10 @@ contract! {
         a_job_whose_lease_lapsed_is_claimed_again_and_the_old_holder_cannot_finish_it,
         failed_attempts_back_off_then_the_job_fails_for_good,
         a_job_whose_last_attempt_lapsed_fails_instead_of_running_again,
+        // federation
+        identity_providers_are_per_tenant_with_one_issuer_each,
+        email_domains_route_to_one_provider_per_tenant,
+        a_saml_assertion_is_accepted_once_until_it_expires,
         finished_jobs_are_counted_and_purged_after_their_time,
         outbox_messages_round_trip_and_record_their_delivery,
     ],
