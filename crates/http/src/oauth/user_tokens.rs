@@ -315,6 +315,9 @@ pub async fn authorization_code(
     let verifier = field("code_verifier")
         .ok_or_else(|| OAuthError::new("invalid_grant", 501481, "The code_verifier is missing: PKCE is required."))?;
     let now = state.now_ms();
+    // The signing key first: a new tenant's key is created in a transaction of its own, which
+    // SQLite would make wait for the one below (and time out).
+    state.dir.keys.signer(&state.dir.store, tid).await.map_err(|e| OAuthError::server(&e))?;
     let mut tx = state.dir.store.begin().await.map_err(|e| OAuthError::server(&e))?;
     let redeemed = signin::redeem_code(&mut tx, tid, &secret::token_digest(code), now)
         .await
@@ -381,6 +384,8 @@ pub async fn refresh_token(
         )
     })?;
     let now = state.now_ms();
+    // The signing key before the transaction (see `authorization_code`).
+    state.dir.keys.signer(&state.dir.store, tid).await.map_err(|e| OAuthError::server(&e))?;
     let mut tx = state.dir.store.begin().await.map_err(|e| OAuthError::server(&e))?;
     let redeemed = signin::redeem_refresh(&mut tx, tid, &secret::token_digest(token), now)
         .await
