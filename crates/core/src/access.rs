@@ -125,6 +125,9 @@ scopes! {
     "Policy.ReadWrite.Authorization", "edd3c878-b384-41fd-95ad-e7407dd775be", true, "Read and write your organization's authorization policy";
     "Policy.ReadWrite.ExternalIdentities", "b5219784-1215-45b5-b3f1-88fe1081f9c0", true, "Read and write your organization's external identities policy";
     "Policy.ReadWrite.AuthenticationMethod", "7e823077-d88e-468f-a337-e18f1f0e6c7c", true, "Read and write all authentication method policies";
+    "Policy.ReadWrite.CrossTenantAccess", "014b43d0-6ed4-4fc6-84dc-4b6f7bae7d85", true, "Read and write your organization's cross tenant access policies";
+    "IdentityProvider.Read.All", "43781733-b5a7-4d1b-98f4-e8edff23e1a9", true, "Read identity providers";
+    "IdentityProvider.ReadWrite.All", "f13ce604-1677-429f-90bd-8a10b9f01325", true, "Read and write identity providers";
 }
 
 /// The OpenID Connect scopes: they shape the ID token rather than the access token.
@@ -190,6 +193,13 @@ pub enum Action {
     PolicyRead,
     /// Change policies.
     PolicyWrite,
+    /// Change the cross-tenant access settings (`Policy.ReadWrite.CrossTenantAccess` only: the
+    /// Conditional Access Administrator does not get it, as in Entra).
+    CrossTenantAccessWrite,
+    /// Read identity providers and SAML direct federations.
+    IdentityProvidersRead,
+    /// Add, change and remove identity providers and SAML direct federations.
+    IdentityProvidersWrite,
 }
 
 /// Every action, for catalogs and tests.
@@ -212,6 +222,9 @@ pub const ALL_ACTIONS: &[Action] = &[
     Action::DomainsWrite,
     Action::PolicyRead,
     Action::PolicyWrite,
+    Action::CrossTenantAccessWrite,
+    Action::IdentityProvidersRead,
+    Action::IdentityProvidersWrite,
 ];
 
 impl Action {
@@ -278,13 +291,27 @@ impl Action {
                 "Policy.ReadWrite.ExternalIdentities",
                 "Policy.ReadWrite.AuthenticationMethod",
             ],
+            CrossTenantAccessWrite => &["Policy.ReadWrite.CrossTenantAccess"],
+            IdentityProvidersRead => &["IdentityProvider.Read.All", "IdentityProvider.ReadWrite.All"],
+            IdentityProvidersWrite => &["IdentityProvider.ReadWrite.All"],
         }
     }
 
     /// Whether it only reads.
     pub fn is_read(self) -> bool {
         use Action::*;
-        matches!(self, UsersRead | GroupsRead | AppsRead | RolesRead | AuditRead | OrgRead | DomainsRead | PolicyRead)
+        matches!(
+            self,
+            UsersRead
+                | GroupsRead
+                | AppsRead
+                | RolesRead
+                | AuditRead
+                | OrgRead
+                | DomainsRead
+                | PolicyRead
+                | IdentityProvidersRead
+        )
     }
 
     /// Whether an ordinary member may do it with a delegated token and no directory role
@@ -326,6 +353,7 @@ const READS: &[Action] = &[
     Action::OrgRead,
     Action::DomainsRead,
     Action::PolicyRead,
+    Action::IdentityProvidersRead,
 ];
 
 /// Entra ID's built-in roles that Portico implements, with their template ids.
@@ -377,7 +405,7 @@ pub const BUILT_IN_ROLES: &[BuiltInRole] = &[
         template_id: "be2f45a1-457d-42af-a067-6ec1fa63bc45",
         display_name: "External Identity Provider Administrator",
         description: "Can configure identity providers for use in direct federation.",
-        actions: &[Action::PolicyRead],
+        actions: &[Action::PolicyRead, Action::IdentityProvidersRead, Action::IdentityProvidersWrite],
     },
     BuiltInRole {
         template_id: "194ae4cb-b126-40b2-bd5b-6091b380977d",
@@ -393,6 +421,7 @@ pub const BUILT_IN_ROLES: &[BuiltInRole] = &[
             Action::DomainsRead,
             Action::PolicyRead,
             Action::PolicyWrite,
+            Action::CrossTenantAccessWrite,
         ],
     },
     BuiltInRole {
@@ -465,6 +494,12 @@ pub fn resource_actions(action: Action) -> &'static [&'static str] {
         PolicyWrite => {
             &["microsoft.directory/policies/basic/update", "microsoft.directory/conditionalAccessPolicies/basic/update"]
         }
+        CrossTenantAccessWrite => &[
+            "microsoft.directory/crossTenantAccessPolicy/default/basic/update",
+            "microsoft.directory/crossTenantAccessPolicy/default/b2bCollaboration/update",
+        ],
+        IdentityProvidersRead => &["microsoft.directory/identityProviders/allProperties/read"],
+        IdentityProvidersWrite => &["microsoft.directory/identityProviders/allProperties/allTasks"],
     }
 }
 

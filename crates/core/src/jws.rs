@@ -177,7 +177,15 @@ impl Signer {
 
     /// Signs `claims` as a compact JWS with `typ: JWT`.
     pub fn sign_jwt(&self, claims: &Value) -> Result<String, JwsError> {
-        let header = serde_json::json!({"typ": "JWT", "alg": self.alg.as_str(), "kid": self.kid});
+        self.sign_with_header(&serde_json::json!({"typ": "JWT", "alg": self.alg.as_str(), "kid": self.kid}), claims)
+    }
+
+    /// Signs `claims` with a header that has no `kid`, as some other issuers do (for interop tests).
+    pub fn sign_jwt_without_kid(&self, claims: &Value) -> Result<String, JwsError> {
+        self.sign_with_header(&serde_json::json!({"typ": "JWT", "alg": self.alg.as_str()}), claims)
+    }
+
+    fn sign_with_header(&self, header: &Value, claims: &Value) -> Result<String, JwsError> {
         let mut out = String::with_capacity(1024);
         B64.encode_string(header.to_string(), &mut out);
         out.push('.');
@@ -228,15 +236,109 @@ pub fn decode_unverified(token: &str) -> Result<Unverified, JwsError> {
     Ok(Unverified { header, claims, signing_input: format!("{h}.{p}"), signature })
 }
 
+impl Jwk {
+    /// Reads a JWK published by another party (RFC 7517). Such keys may lack `alg`, `use` or `kid`:
+    /// the algorithm is inferred (RS256 for RSA, ES256 for EC P-256), a missing `kid` becomes the
+    /// empty string. Returns `None` for keys that cannot verify RS256/ES256 signatures: encryption
+    /// keys (`use: enc`), other key types, curves or algorithms, and keys with missing parameters.
+    pub fn from_remote(v: &Value) -> Option<Jwk> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        if s("use").is_some_and(|u| u != "sig") {
+            return None;
+        }
+        if let Some(ops) = v.get("key_ops").and_then(Value::as_array)
+            && !ops.iter().any(|o| o.as_str() == Some("verify"))
+        {
+            return None;
+        }
+        let kty = s("kty")?;
+        let alg = match kty {
+            "RSA" => Alg::RS256,
+            "EC" => Alg::ES256,
+            _ => return None,
+        };
+        if s("alg").is_some_and(|a| a != alg.as_str()) {
+            return None;
+        }
+        let b64 = |k: &str| s(k).filter(|x| B64.decode(x).is_ok()).map(str::to_owned);
+        let mut jwk = Jwk {
+            kty: kty.into(),
+            use_: "sig".into(),
+            kid: s("kid").unwrap_or("").into(),
+            alg: alg.as_str().into(),
+            n: None,
+            e: None,
+            crv: None,
+            x: None,
+            y: None,
+        };
+        match alg {
+            Alg::RS256 => {
+                jwk.n = Some(b64("n")?);
+                jwk.e = Some(b64("e")?);
+            }
+            Alg::ES256 => {
+                if s("crv") != Some("P-256") {
+                    return None;
+                }
+                let (x, y) = (b64("x")?, b64("y")?);
+                let len = |c: &str| B64.decode(c).map(|b| b.len()).unwrap_or(0);
+                if len(&x) != 32 || len(&y) != 32 {
+                    return None;
+                }
+                jwk.crv = Some("P-256".into());
+                (jwk.x, jwk.y) = (Some(x), Some(y));
+            }
+        }
+        Some(jwk)
+    }
+
+    /// Reads the usable keys of a JWK Set document (`{"keys": [...]}`), skipping the others.
+    pub fn set_from_remote(doc: &Value) -> Vec<Jwk> {
+        doc.get("keys")
+            .and_then(Value::as_array)
+            .map(|keys| keys.iter().filter_map(Jwk::from_remote).collect())
+            .unwrap_or_default()
+    }
+}
+
 impl Unverified {
+    /// The header's `alg`, if it is a string.
+    pub fn alg(&self) -> Option<&str> {
+        self.header.get("alg").and_then(Value::as_str)
+    }
+
+    /// The header's `kid`, if it is a string.
+    pub fn kid(&self) -> Option<&str> {
+        self.header.get("kid").and_then(Value::as_str)
+    }
+
     /// Verifies the signature with the key named by the header's `kid` among `keys`.
     /// The header's `alg` must equal the key's algorithm (no `none`, no algorithm confusion).
     pub fn verify(self, keys: &[Jwk]) -> Result<Value, JwsError> {
-        let kid = self.header.get("kid").and_then(Value::as_str).ok_or(JwsError::UnknownKey)?;
-        let alg = self.header.get("alg").and_then(Value::as_str).ok_or(JwsError::Malformed)?;
+        let kid = self.kid().ok_or(JwsError::UnknownKey)?;
+        let alg = self.alg().ok_or(JwsError::Malformed)?;
         let key = keys.iter().find(|k| k.kid == kid && k.alg == alg).ok_or(JwsError::UnknownKey)?;
+        self.verify_with(key)
+    }
+
+    /// As [`Unverified::verify`], for tokens of other issuers: a token without `kid` is accepted
+    /// when exactly one of `keys` has its algorithm.
+    pub fn verify_remote(self, keys: &[Jwk]) -> Result<Value, JwsError> {
+        if self.kid().is_some() {
+            return self.verify(keys);
+        }
+        let alg = self.alg().ok_or(JwsError::Malformed)?;
+        let mut candidates = keys.iter().filter(|k| k.alg == alg);
+        match (candidates.next(), candidates.next()) {
+            (Some(key), None) => self.verify_with(key),
+            _ => Err(JwsError::UnknownKey),
+        }
+    }
+
+    fn verify_with(self, key: &Jwk) -> Result<Value, JwsError> {
         let msg = self.signing_input.as_bytes();
-        let ok = match Alg::parse(alg) {
+        let ok = match Alg::parse(&key.alg) {
             Some(Alg::RS256) => {
                 let (Some(n), Some(e)) = (&key.n, &key.e) else { return Err(JwsError::UnknownKey) };
                 let (n, e) = (
@@ -302,5 +404,39 @@ mod tests {
         assert_eq!(decode_unverified(&none).unwrap().verify(&jwks), Err(JwsError::UnknownKey));
         assert_eq!(decode_unverified("a.b").unwrap_err(), JwsError::Malformed);
         assert_eq!(decode_unverified("!!.??.**").unwrap_err(), JwsError::Malformed);
+    }
+
+    #[test]
+    fn remote_jwks_without_alg_use_or_kid() {
+        let rsa = Signer::from_pkcs8("r1", Alg::RS256, &generate_pkcs8(Alg::RS256).unwrap()).unwrap();
+        let ec = Signer::from_pkcs8("e1", Alg::ES256, &generate_pkcs8(Alg::ES256).unwrap()).unwrap();
+        let mut r = serde_json::to_value(rsa.public_jwk()).unwrap();
+        let mut e = serde_json::to_value(ec.public_jwk()).unwrap();
+        for v in [&mut r, &mut e] {
+            let o = v.as_object_mut().unwrap();
+            o.remove("alg");
+            o.remove("use");
+        }
+        let enc = serde_json::json!({"kty": "RSA", "use": "enc", "kid": "x", "n": "AQAB", "e": "AQAB"});
+        let p384 = serde_json::json!({"kty": "EC", "crv": "P-384", "kid": "y", "x": "AA", "y": "AA"});
+        let ps256 = serde_json::json!({"kty": "RSA", "alg": "PS256", "kid": "z", "n": "AQAB", "e": "AQAB"});
+        let oct = serde_json::json!({"kty": "oct", "k": "c2VjcmV0"});
+        let keys = Jwk::set_from_remote(&serde_json::json!({"keys": [r, e, enc, p384, ps256, oct, "junk"]}));
+        assert_eq!(keys, vec![rsa.public_jwk(), ec.public_jwk()]);
+
+        // With kid: as `verify`.
+        let t = rsa.sign_jwt(&serde_json::json!({"sub": "a"})).unwrap();
+        assert_eq!(decode_unverified(&t).unwrap().verify_remote(&keys).unwrap()["sub"], "a");
+
+        // Without kid: only when exactly one key has the token's algorithm.
+        let no_kid = ec.sign_jwt_without_kid(&serde_json::json!({"sub": "b"})).unwrap();
+        assert_eq!(decode_unverified(&no_kid).unwrap().verify_remote(&keys).unwrap()["sub"], "b");
+        assert_eq!(decode_unverified(&no_kid).unwrap().verify(&keys), Err(JwsError::UnknownKey));
+        let ec2 = Signer::from_pkcs8("e2", Alg::ES256, &generate_pkcs8(Alg::ES256).unwrap()).unwrap();
+        let two = vec![ec.public_jwk(), ec2.public_jwk()];
+        assert_eq!(decode_unverified(&no_kid).unwrap().verify_remote(&two), Err(JwsError::UnknownKey));
+        let mut unnamed = ec.public_jwk();
+        unnamed.kid = String::new();
+        assert_eq!(decode_unverified(&no_kid).unwrap().verify_remote(&[unnamed]).unwrap()["sub"], "b");
     }
 }

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod b2b;
 pub mod directory;
 pub mod dns;
+pub mod federation;
 pub mod graph;
 pub mod jobs;
 pub mod keyring;

@@ -36,20 +36,42 @@ const FINISHED_JOB_RETENTION_DAYS: i64 = 7;
 
 /// Hourly upkeep every server may run (each step is idempotent): purge objects deleted more than
 /// 30 days ago, keys whose publication ended, expired sign-in state (flows, sessions, grants
-/// with their codes and refresh tokens, one-time codes, old throttle windows), and jobs that
+/// with their codes and refresh tokens, one-time codes, old throttle windows, requests out to
+/// identity providers, SAML assertion ids past their expiry), and jobs that
 /// finished more than a week ago.
 fn spawn_upkeep(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
+        for hour in 0u64.. {
             tick.tick().await;
+            // Daily, beside the purges: SAML partners' signing certificates from their metadata.
+            if hour % 24 == 0 {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    match portico_http::graph::federation_configurations::refresh_saml_metadata(&state).await {
+                        Ok(r) if r.checked > 0 => tracing::info!(
+                            checked = r.checked,
+                            updated = r.updated,
+                            failed = r.failed,
+                            "upkeep: SAML metadata of {} federation(s) read, {} updated, {} failed",
+                            r.checked,
+                            r.updated,
+                            r.failed
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "SAML metadata refresh failed: {e}"),
+                    }
+                });
+            }
             let now = state.now_ms();
             let cutoff = now - portico_http::graph::deleted_items::RETENTION_DAYS * 24 * 3600 * 1000;
             let result = async {
                 let mut tx = state.dir.store.begin().await?;
                 let purged = portico_store::maintenance::purge_deleted_before(&mut tx, cutoff).await?;
                 let keys = portico_store::keys::prune(&mut tx, now).await?;
-                let expired = portico_store::signin::purge_expired(&mut tx, now).await?;
+                let expired = portico_store::signin::purge_expired(&mut tx, now).await?
+                    + portico_store::b2b::purge_expired(&mut tx, now).await?
+                    + portico_store::federation::purge_seen_assertions(&mut tx, now).await?;
                 let jobs =
                     portico_store::jobs::purge_finished(&mut tx, now - FINISHED_JOB_RETENTION_DAYS * 24 * 3600 * 1000)
                         .await?;

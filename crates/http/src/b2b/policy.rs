@@ -8,6 +8,7 @@
 //! | `b2bManagementPolicy`       | `/beta/policies/b2bManagementPolicies/{id}` (definition, displayName, ...) |
 //! | `externalIdentitiesPolicy`  | `/beta/policies/externalIdentitiesPolicy`                             |
 //! | `emailAuthenticationMethod` | `/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email` |
+//! | `crossTenantAccessPolicy`   | `/v1.0/policies/crossTenantAccessPolicy/default` (`default`; `partners` not yet served) |
 
 use portico_core::b2b::{DomainList, GuestAccess, InvitesFrom, guest_role};
 use portico_core::ids::TenantId;
@@ -25,6 +26,8 @@ pub mod doc {
     pub const EXTERNAL_IDENTITIES: &str = "externalIdentitiesPolicy";
     /// The email authentication method configuration.
     pub const EMAIL_METHOD: &str = "emailAuthenticationMethod";
+    /// crossTenantAccessPolicy: `default` (the default configuration) and `partners`.
+    pub const CROSS_TENANT_ACCESS: &str = "crossTenantAccessPolicy";
 }
 
 /// Email one-time passcode for guests.
@@ -101,7 +104,7 @@ pub async fn outbound_allowed(
     resource: TenantId,
     _user: portico_core::ids::ObjectId,
 ) -> Result<bool, StoreError> {
-    let d = document(conn, home, "crossTenantAccessPolicy").await?;
+    let d = document(conn, home, doc::CROSS_TENANT_ACCESS).await?;
     let partner = d["partners"].as_array().and_then(|ps| {
         ps.iter().find(|p| p["tenantId"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&resource.to_string())))
     });
@@ -110,4 +113,79 @@ pub async fn outbound_allowed(
         .filter(|v| !v.is_null())
         .unwrap_or(&d["default"]["b2bCollaborationOutbound"]);
     Ok(!rule["usersAndGroups"]["accessType"].as_str().is_some_and(|a| a.eq_ignore_ascii_case("blocked")))
+}
+
+/// A group of identity providers in the redemption order
+/// (`primaryIdentityProviderPrecedenceOrder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimaryIdp {
+    /// Tenants (of this deployment), and the Microsoft Entra ID provider.
+    AzureActiveDirectory,
+    /// SAML direct federation and generic OpenID Connect providers.
+    ExternalFederation,
+    /// Google.
+    SocialIdentityProviders,
+}
+
+impl PrimaryIdp {
+    /// Graph's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrimaryIdp::AzureActiveDirectory => "azureActiveDirectory",
+            PrimaryIdp::ExternalFederation => "externalFederation",
+            PrimaryIdp::SocialIdentityProviders => "socialIdentityProviders",
+        }
+    }
+    /// From Graph's name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [PrimaryIdp::AzureActiveDirectory, PrimaryIdp::ExternalFederation, PrimaryIdp::SocialIdentityProviders]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// What redemption falls back to when no primary provider applies (`fallbackIdentityProvider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FallbackIdp {
+    /// Portico's default configured provider: the email one-time passcode, when enabled.
+    DefaultConfiguredIdp,
+    /// The email one-time passcode, when enabled.
+    EmailOneTimePasscode,
+}
+
+/// The redemption order of a tenant (`invitationRedemptionIdentityProviderConfiguration` on the
+/// cross-tenant access default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionOrder {
+    /// The groups, in order.
+    pub primary: Vec<PrimaryIdp>,
+    /// The fallback.
+    pub fallback: FallbackIdp,
+}
+
+impl Default for RedemptionOrder {
+    fn default() -> Self {
+        Self {
+            primary: vec![
+                PrimaryIdp::AzureActiveDirectory,
+                PrimaryIdp::ExternalFederation,
+                PrimaryIdp::SocialIdentityProviders,
+            ],
+            fallback: FallbackIdp::DefaultConfiguredIdp,
+        }
+    }
+}
+
+/// The tenant's redemption order (Entra's default when not configured).
+pub async fn redemption_order(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<RedemptionOrder, StoreError> {
+    let d = document(conn, tenant, doc::CROSS_TENANT_ACCESS).await?;
+    let cfg = &d["default"]["invitationRedemptionIdentityProviderConfiguration"];
+    let mut order = RedemptionOrder::default();
+    if let Some(list) = cfg["primaryIdentityProviderPrecedenceOrder"].as_array() {
+        order.primary = list.iter().filter_map(|v| v.as_str().and_then(PrimaryIdp::parse)).collect();
+    }
+    if cfg["fallbackIdentityProvider"].as_str() == Some("emailOneTimePasscode") {
+        order.fallback = FallbackIdp::EmailOneTimePasscode;
+    }
+    Ok(order)
 }

@@ -7,9 +7,9 @@ use portico_core::access::Action;
 use super::invite_batches;
 use super::mail_outbox;
 use super::{
-    applications as apps, audit_logs, b2b_policies as b2b, deleted_items as del, domains, groups, invitations,
-    organization as org, permission_grants as grants, policies, role_management as rm, service_principals as sps,
-    sign_ins, sponsors, users,
+    applications as apps, audit_logs, b2b_policies as b2b, cross_tenant_policy as ctap, deleted_items as del, domains,
+    federation_configurations as fedc, groups, identity_providers as idp, invitations, organization as org,
+    permission_grants as grants, policies, role_management as rm, service_principals as sps, sign_ins, sponsors, users,
 };
 use crate::app::AppState;
 
@@ -577,6 +577,202 @@ pub fn routes() -> Vec<Route> {
             Some(PolicyWrite),
             "Update email one-time passcode settings",
             b2b::update_email_method
+        ),
+        r!(
+            get,
+            "/identity/identityProviders",
+            Some(IdentityProvidersRead),
+            "Identity providers for guests: built-in email one-time passcode, Google, Microsoft, OpenID Connect, SAML",
+            idp::list_identity_providers
+        ),
+        r!(
+            post,
+            "/identity/identityProviders",
+            Some(IdentityProvidersWrite),
+            "Add a Google or Microsoft provider (socialIdentityProvider) or an OpenID Connect provider",
+            idp::create_identity_provider
+        ),
+        r!(
+            get,
+            "/identity/identityProviders/availableProviderTypes()",
+            Some(IdentityProvidersRead),
+            "The identity provider types Portico can configure",
+            idp::available_provider_types
+        ),
+        r!(
+            get,
+            "/identity/identityProviders/availableProviderTypes",
+            Some(IdentityProvidersRead),
+            "The identity provider types Portico can configure (without parentheses)",
+            idp::available_provider_types
+        ),
+        r!(
+            get,
+            "/identity/identityProviders/{id}",
+            Some(IdentityProvidersRead),
+            "Get an identity provider",
+            idp::get_identity_provider
+        ),
+        r!(
+            patch,
+            "/identity/identityProviders/{id}",
+            Some(IdentityProvidersWrite),
+            "Update an identity provider (the type cannot change; the secret is write-only)",
+            idp::update_identity_provider
+        ),
+        r!(
+            delete,
+            "/identity/identityProviders/{id}",
+            Some(IdentityProvidersWrite),
+            "Delete an identity provider and its domain routes (linked guests can no longer sign in through it)",
+            idp::delete_identity_provider
+        ),
+        r!(
+            get,
+            "/directory/federationConfigurations",
+            Some(IdentityProvidersRead),
+            "Federation configurations (SAML direct federations)",
+            fedc::list_federations
+        ),
+        r!(
+            get,
+            "/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation",
+            Some(IdentityProvidersRead),
+            "SAML direct federations ($filter=domains/any(x: x/id eq '...'), $expand=domains)",
+            fedc::list_federations
+        ),
+        r!(
+            get,
+            "/directory/federationConfigurations/microsoft.graph.samlOrWsFedExternalDomainFederation",
+            Some(IdentityProvidersRead),
+            "SAML direct federations (full namespace)",
+            fedc::list_federations
+        ),
+        r!(
+            post,
+            "/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation",
+            Some(IdentityProvidersWrite),
+            "Federate with a partner's SAML identity provider by domain",
+            fedc::create_federation
+        ),
+        r!(
+            post,
+            "/directory/federationConfigurations/microsoft.graph.samlOrWsFedExternalDomainFederation",
+            Some(IdentityProvidersWrite),
+            "Federate with a partner's SAML identity provider by domain (full namespace)",
+            fedc::create_federation
+        ),
+        r!(
+            get,
+            "/directory/federationConfigurations/{id}",
+            Some(IdentityProvidersRead),
+            "Get a SAML direct federation ($expand=domains)",
+            fedc::get_federation
+        ),
+        r!(
+            patch,
+            "/directory/federationConfigurations/{id}",
+            Some(IdentityProvidersWrite),
+            "Update a SAML direct federation",
+            fedc::update_federation
+        ),
+        r!(
+            delete,
+            "/directory/federationConfigurations/{id}",
+            Some(IdentityProvidersWrite),
+            "Delete a SAML direct federation and its domains",
+            fedc::delete_federation
+        ),
+        r!(
+            get,
+            "/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation/{id}/domains",
+            Some(IdentityProvidersRead),
+            "Domains of a SAML direct federation",
+            fedc::list_domains
+        ),
+        r!(
+            get,
+            "/directory/federationConfigurations/microsoft.graph.samlOrWsFedExternalDomainFederation/{id}/domains",
+            Some(IdentityProvidersRead),
+            "Domains of a SAML direct federation (full namespace)",
+            fedc::list_domains
+        ),
+        r!(
+            get,
+            "/directory/federationConfigurations/{id}/microsoft.graph.samlOrWsFedExternalDomainFederation/domains",
+            Some(IdentityProvidersRead),
+            "Domains of a SAML direct federation (cast after the id)",
+            fedc::list_domains
+        ),
+        r!(
+            post,
+            "/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation/{id}/domains",
+            Some(IdentityProvidersWrite),
+            "Add a domain to a SAML direct federation",
+            fedc::add_domain
+        ),
+        r!(
+            post,
+            "/directory/federationConfigurations/microsoft.graph.samlOrWsFedExternalDomainFederation/{id}/domains",
+            Some(IdentityProvidersWrite),
+            "Add a domain to a SAML direct federation (full namespace)",
+            fedc::add_domain
+        ),
+        r!(
+            post,
+            "/directory/federationConfigurations/{id}/microsoft.graph.samlOrWsFedExternalDomainFederation/domains",
+            Some(IdentityProvidersWrite),
+            "Add a domain to a SAML direct federation (cast after the id)",
+            fedc::add_domain
+        ),
+        r!(
+            delete,
+            "/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation/{id}/domains/{domainName}",
+            Some(IdentityProvidersWrite),
+            "Remove a domain from a SAML direct federation",
+            fedc::remove_domain
+        ),
+        r!(
+            delete,
+            "/directory/federationConfigurations/microsoft.graph.samlOrWsFedExternalDomainFederation/{id}/domains/{domainName}",
+            Some(IdentityProvidersWrite),
+            "Remove a domain from a SAML direct federation (full namespace)",
+            fedc::remove_domain
+        ),
+        r!(
+            delete,
+            "/directory/federationConfigurations/{id}/microsoft.graph.samlOrWsFedExternalDomainFederation/domains/{domainName}",
+            Some(IdentityProvidersWrite),
+            "Remove a domain from a SAML direct federation (cast after the id)",
+            fedc::remove_domain
+        ),
+        r!(
+            get,
+            "/policies/crossTenantAccessPolicy",
+            Some(PolicyRead),
+            "Cross-tenant access policy (one cloud: no allowedCloudEndpoints)",
+            ctap::get_cross_tenant_access_policy
+        ),
+        r!(
+            get,
+            "/policies/crossTenantAccessPolicy/default",
+            Some(PolicyRead),
+            "Cross-tenant access default: redemption order, outbound B2B collaboration (Entra's defaults merged)",
+            ctap::get_default
+        ),
+        r!(
+            patch,
+            "/policies/crossTenantAccessPolicy/default",
+            Some(CrossTenantAccessWrite),
+            "Change the redemption order and outbound B2B collaboration (other properties: not supported yet)",
+            ctap::update_default
+        ),
+        r!(
+            post,
+            "/policies/crossTenantAccessPolicy/default/resetToSystemDefault",
+            Some(CrossTenantAccessWrite),
+            "Reset the cross-tenant access default to Entra's defaults (partners kept)",
+            ctap::reset_default
         ),
     ]
 }

@@ -1227,6 +1227,13 @@ async fn finish(
     Ok(answer(state, tenant, req, vec![("code".into(), code)]))
 }
 
+/// The tenant id an issuer URL names as a path segment (`https://host/{tenant}/v2.0`, as Portico
+/// and Entra ID issuers do).
+pub fn tenant_in_issuer(issuer: &str) -> Option<String> {
+    let u = url::Url::parse(issuer).ok()?;
+    u.path_segments()?.find(|s| uuid::Uuid::parse_str(s).is_ok() && s.len() == 36).map(str::to_lowercase)
+}
+
 /// Builds a signIn record of an interactive attempt.
 #[expect(clippy::too_many_arguments, reason = "one record, many facts")]
 pub fn sign_in_record(
@@ -1253,6 +1260,12 @@ pub fn sign_in_record(
             })
         })
         .collect();
+    // A guest's home tenant: the tenant id in its identity provider's issuer (this or another
+    // Portico deployment, Entra ID), when the issuer names one.
+    let guest = user.is_some_and(|u| u.user_type == "Guest");
+    let home = user.filter(|_| guest).and_then(|u| {
+        u.identities.iter().filter(|i| i.sign_in_type == "federated").find_map(|i| tenant_in_issuer(&i.issuer))
+    });
     SignIn {
         id: ObjectId::new(),
         tenant_id: tenant,
@@ -1278,11 +1291,11 @@ pub fn sign_in_record(
             "singleFactorAuthentication".into()
         },
         conditional_access_status: "notApplied".into(),
-        home_tenant_id: Some(tenant.to_string()),
+        home_tenant_id: Some(home.unwrap_or_else(|| tenant.to_string())),
         resource_tenant_id: tenant.to_string(),
         correlation_id: crate::request_id::current(),
         user_type: user.map(|u| u.user_type.to_lowercase()),
-        cross_tenant_access_type: "none".into(),
+        cross_tenant_access_type: if guest { "b2bCollaboration" } else { "none" }.into(),
     }
 }
 

@@ -14,8 +14,9 @@
 //! ```
 //!
 //! The resolver order is a list ([`resolvers`]): a tenant of this deployment that owns the
-//! address's domain or has the address as a member; external identity providers (federation
-//! issue); email one-time passcode when the tenant allows it. The identity used must prove the
+//! address's domain or has the address as a member; the tenant's external identity providers
+//! the domain routes to ([`super::federated`]), in the tenant's precedence order; email one-time
+//! passcode when the tenant allows it. The identity used must prove the
 //! invited address. Spending the invitation is one conditional UPDATE, so two redemptions
 //! racing on one ticket link exactly one identity.
 
@@ -25,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use portico_core::ids::{ObjectId, TenantId};
 use portico_core::secret;
 use portico_store::b2b::{self as store, FederationRequest, Invitation, status};
+use portico_store::federation::{self as fed, IdentityProvider};
 use portico_store::signin::{self, LoginFlow};
 use portico_store::users::{self, Identity, User};
 use portico_store::{audit as audit_store, mfa, tenants, throttle};
@@ -35,7 +37,7 @@ use super::pages::{Brand, message, render};
 use super::{BROWSER_COOKIE, Client, PageError, check_csrf, cookie, field, session_cookie_name};
 use crate::app::AppState;
 use crate::audit::{Actor, Target, entry};
-use crate::b2b::policy;
+use crate::b2b::policy::{self, PrimaryIdp};
 
 /// The first-party client every tenant of this deployment accepts for B2B sign-ins: the
 /// resource tenant asks the guest's home tenant to authenticate the guest with it. Its only
@@ -96,33 +98,58 @@ impl GuestCtx {
 }
 
 /// A way for the guest to prove who they are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Resolver {
     /// A tenant of this deployment (Entra's "managed tenant" discovery).
     HomeTenant(TenantId),
+    /// One of the tenant's identity providers that the address's domain routes to (OpenID
+    /// Connect, Google, Microsoft, SAML direct federation).
+    External(Box<IdentityProvider>),
     /// A one-time passcode sent to the address.
     EmailOtp,
 }
 
-/// The redemption order: every resolver that applies to the address, best first.
+/// The redemption order: every resolver that applies to the address, best first. The groups
+/// come in the tenant's `primaryIdentityProviderPrecedenceOrder` (cross-tenant access default):
+/// `azureActiveDirectory` (a tenant of this deployment owning the domain or having the address
+/// as a member, or the Microsoft provider when the domain routes to it), `externalFederation`
+/// (SAML direct federation and OpenID Connect providers the domain routes to),
+/// `socialIdentityProviders` (Google); then the fallback, the email one-time passcode when the
+/// tenant allows it. A domain routes to a provider only when the tenant's configuration lists
+/// it (`identity_provider_domains`).
 pub async fn resolvers(state: &AppState, tenant: TenantId, address: &str) -> Result<Vec<Resolver>, PageError> {
     let mut out = vec![];
     let mut conn = super::conn(state).await?;
     let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-    // (a) a tenant of this deployment: one that owns the domain, else one with that member.
-    let home = match store::tenant_owning_domain(&mut conn, domain, tenant).await? {
-        Some(t) => Some(t),
-        None => store::tenant_with_member(&mut conn, address, tenant).await?,
-    };
-    if let Some(h) = home {
-        out.push(Resolver::HomeTenant(h));
+    let order = policy::redemption_order(&mut conn, tenant).await?;
+    let routed = fed::provider_for_domain(&mut conn, tenant, domain).await?;
+    for group in order.primary {
+        if group == PrimaryIdp::AzureActiveDirectory {
+            let home = match store::tenant_owning_domain(&mut conn, domain, tenant).await? {
+                Some(t) => Some(t),
+                None => store::tenant_with_member(&mut conn, address, tenant).await?,
+            };
+            if let Some(h) = home {
+                out.push(Resolver::HomeTenant(h));
+            }
+        }
+        if let Some(p) = routed.as_ref().filter(|p| group_of(&p.kind) == group) {
+            out.push(Resolver::External(Box::new(p.clone())));
+        }
     }
-    // (b) external OIDC and SAML identity providers plug in here (federation issue).
-    // (c) email one-time passcode.
+    // The fallback: Portico's default configured provider is the email one-time passcode.
     if policy::email_otp(&mut conn, tenant).await?.enabled {
         out.push(Resolver::EmailOtp);
     }
     Ok(out)
+}
+
+fn group_of(kind: &str) -> PrimaryIdp {
+    match crate::federation::providers::precedence_group(kind) {
+        "azureActiveDirectory" => PrimaryIdp::AzureActiveDirectory,
+        "socialIdentityProviders" => PrimaryIdp::SocialIdentityProviders,
+        _ => PrimaryIdp::ExternalFederation,
+    }
 }
 
 fn issuer_of(state: &AppState, t: TenantId) -> String {
@@ -133,6 +160,28 @@ fn issuer_of(state: &AppState, t: TenantId) -> String {
 pub fn tenant_of_issuer(state: &AppState, issuer: &str) -> Option<TenantId> {
     let prefix = format!("{}/", state.dir.settings.public_url);
     issuer.strip_prefix(&prefix)?.strip_suffix("/v2.0").and_then(TenantId::parse)
+}
+
+/// The tenant's provider that issues identities with this issuer (a Microsoft provider's
+/// issuer is a template over the home tenant id).
+async fn fed_provider_of_issuer(
+    state: &AppState,
+    tenant: TenantId,
+    issuer: &str,
+) -> Result<Option<IdentityProvider>, PageError> {
+    let mut conn = super::conn(state).await?;
+    if let Some(p) = fed::by_issuer(&mut conn, tenant, issuer).await? {
+        return Ok(Some(p));
+    }
+    let templated = fed::list(&mut conn, tenant, Some(fed::kind::MICROSOFT)).await?;
+    Ok(templated.into_iter().find(|p| {
+        p.issuer.split_once("{tenantid}").is_some_and(|(pre, post)| {
+            issuer
+                .strip_prefix(pre)
+                .and_then(|rest| rest.strip_suffix(post))
+                .is_some_and(|tid| uuid::Uuid::parse_str(tid).is_ok())
+        })
+    }))
 }
 
 /// For a guest linked to a home tenant of this deployment: whether the home account may still
@@ -171,14 +220,14 @@ fn ticket_page(status_code: StatusCode, detail: &str) -> PageError {
     PageError::new(status_code, None, "invite_problem", detail.to_string())
 }
 
-fn ctx_of(f: &LoginFlow) -> Result<GuestCtx, PageError> {
+pub(super) fn ctx_of(f: &LoginFlow) -> Result<GuestCtx, PageError> {
     serde_json::from_value::<GuestCtx>(f.request.clone())
         .ok()
         .filter(|c| c.kind == "guest")
         .ok_or_else(|| PageError::new(StatusCode::BAD_REQUEST, None, "error_flow", "This page has expired."))
 }
 
-fn expired() -> PageError {
+pub(super) fn expired() -> PageError {
     PageError::new(
         StatusCode::BAD_REQUEST,
         None,
@@ -187,11 +236,16 @@ fn expired() -> PageError {
     )
 }
 
-async fn load(state: &AppState, tenant: TenantId, id: &str, client: &Client) -> Result<LoginFlow, PageError> {
+pub(super) async fn load(
+    state: &AppState,
+    tenant: TenantId,
+    id: &str,
+    client: &Client,
+) -> Result<LoginFlow, PageError> {
     super::load_flow(state, tenant, id, client, expired).await
 }
 
-async fn save(state: &AppState, f: &mut LoginFlow, c: &GuestCtx) -> Result<(), PageError> {
+pub(super) async fn save(state: &AppState, f: &mut LoginFlow, c: &GuestCtx) -> Result<(), PageError> {
     f.request = serde_json::to_value(c).map_err(|e| PageError::server(&e))?;
     let mut conn = super::conn(state).await?;
     signin::update_flow(&mut conn, f).await?;
@@ -383,12 +437,18 @@ pub async fn sign_in_as_guest(
         }
         Some(i) => match tenant_of_issuer(state, &i.issuer) {
             Some(home) => Ok(Some(to_home(state, &mut f, &c, home).await?)),
-            None => Err(PageError::new(
-                StatusCode::FORBIDDEN,
-                None,
-                "error_access",
-                "Your account is linked to an identity provider this organization cannot reach now.",
-            )),
+            None => {
+                let p = fed_provider_of_issuer(state, tenant, &i.issuer).await?;
+                match p {
+                    Some(p) => Ok(Some(super::federated::to_provider(state, client, &mut f, &c, &p).await?)),
+                    None => Err(PageError::new(
+                        StatusCode::FORBIDDEN,
+                        Some(50107),
+                        "error_access",
+                        "Your account is linked to an identity provider this organization no longer federates with. Ask your contact there to reset your invitation.",
+                    )),
+                }
+            }
         },
         None => Err(PageError::new(
             StatusCode::FORBIDDEN,
@@ -423,6 +483,7 @@ pub async fn redeem_post(
             let options = resolvers(&state, tenant, &c.address).await?;
             match options.first() {
                 Some(Resolver::HomeTenant(home)) => to_home(&state, &mut f, &c, *home).await,
+                Some(Resolver::External(p)) => super::federated::to_provider(&state, &client, &mut f, &c, p).await,
                 Some(Resolver::EmailOtp) => send_otp(&state, &client, &mut f, &mut c, &brand, lang, None).await,
                 None => {
                     let ctx = minijinja::context! { org => t.display_name.clone(), address => c.address.clone() };
@@ -493,7 +554,7 @@ pub fn callback_url(state: &AppState, tenant: TenantId) -> String {
     format!("{}/{tenant}/federation/home/callback", state.dir.settings.public_url)
 }
 
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = header::HeaderValue::from_str(location) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -577,7 +638,7 @@ pub async fn home_callback(
 /// This callback is reached through redirects that began with a form post on the home tenant's
 /// page, whose CSP (`form-action`) browsers apply to every hop; a last hop to another site (the
 /// client, inviteRedirectUrl) is therefore made from a page of its own (a meta refresh and a link).
-fn leave_form_chain(state: &AppState, r: Response, lang: &str) -> Response {
+pub(super) fn leave_form_chain(state: &AppState, r: Response, lang: &str) -> Response {
     let location = r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let ours = |l: &str| l.starts_with('/') || l.starts_with(&format!("{}/", state.dir.settings.public_url));
     match location {
@@ -606,7 +667,7 @@ fn addresses_of(u: &User) -> Vec<String> {
 
 /// An identity was proved; checks it against the guest and goes on (consent or sign-in).
 #[expect(clippy::too_many_arguments, reason = "an identity has many facts")]
-async fn proved(
+pub(super) async fn proved(
     state: &AppState,
     client: &Client,
     mut f: LoginFlow,

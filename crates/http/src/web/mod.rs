@@ -9,6 +9,7 @@
 //! flow produces (codes, tokens) is the OAuth surface's business (`crate::oauth`).
 
 pub mod authorize;
+pub mod federated;
 pub mod flow;
 pub mod guest;
 pub mod logout;

@@ -6,8 +6,11 @@ mod smoke;
 
 mod applications;
 mod b2b_policies;
+mod cross_tenant_policy;
+mod federation_configurations;
 mod groups;
 mod guest_access;
+mod identity_providers;
 mod invite_batches;
 mod mail;
 mod permission_grants;

@@ -11,5 +11,6 @@ mod browser;
 
 mod support;
 
+mod federation;
 mod invitations;
 mod redemption;

@@ -73,6 +73,13 @@ pub(crate) struct Objects {
     pub b2b_policy: String,
     /// A bulk invitation batch.
     pub invite_batch: String,
+    /// An OpenID Connect identity provider routing `oidc_domain`.
+    pub oidc_idp: String,
+    pub oidc_domain: String,
+    /// A SAML direct federation routing `saml_domain`, with issuer `saml_issuer`.
+    pub saml: String,
+    pub saml_domain: String,
+    pub saml_issuer: String,
 }
 
 impl Objects {
@@ -107,6 +114,11 @@ impl Objects {
             ("graph_sp", &self.graph_sp),
             ("b2b_policy", &self.b2b_policy),
             ("invite_batch", &self.invite_batch),
+            ("oidc_idp", &self.oidc_idp),
+            ("oidc_domain", &self.oidc_domain),
+            ("saml", &self.saml),
+            ("saml_domain", &self.saml_domain),
+            ("saml_issuer", &self.saml_issuer),
         ]
     }
 }
@@ -323,6 +335,46 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
+    let oidc_domain = format!("oidc-{tag}.example");
+    let r = app
+        .post_as(
+            token,
+            "/v1.0/identity/identityProviders",
+            json!({
+                "@odata.type": "#microsoft.graph.openIdConnectIdentityProvider",
+                "displayName": "Isolation OIDC", "clientId": "iso", "clientSecret": "iso-secret",
+                "metadataUrl": format!("https://login.{oidc_domain}/.well-known/openid-configuration"),
+                "domains": [oidc_domain],
+            }),
+        )
+        .await;
+    ok(&r, StatusCode::CREATED, "OpenID Connect identity provider");
+    let oidc_idp = id(&r);
+    let saml_domain = format!("saml-{tag}.example");
+    let saml_issuer = format!("urn:isolation:{tag}");
+    let r = app
+        .post_as(
+            token,
+            "/v1.0/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation",
+            json!({
+                "displayName": "Isolation SAML", "issuerUri": saml_issuer,
+                "passiveSignInUri": format!("https://sts.{saml_domain}/saml"),
+                "signingCertificate": portico_saml::testing::TestIdp::new(&saml_issuer).cert_b64(),
+                "domains": [{"id": saml_domain}],
+            }),
+        )
+        .await;
+    ok(&r, StatusCode::CREATED, "SAML federation");
+    let saml = id(&r);
+    let r = app
+        .patch_as(
+            token,
+            "/v1.0/policies/crossTenantAccessPolicy/default",
+            json!({"invitationRedemptionIdentityProviderConfiguration": {"fallbackIdentityProvider": "emailOneTimePasscode"}}),
+        )
+        .await;
+    ok(&r, StatusCode::NO_CONTENT, "cross-tenant access default");
+
     Objects {
         tenant,
         tenant_text: tenant.to_string(),
@@ -355,6 +407,11 @@ pub(crate) async fn populate(app: &TestApp, tenant: TenantId, token: &str, domai
         graph_sp,
         b2b_policy,
         invite_batch,
+        oidc_idp,
+        oidc_domain,
+        saml,
+        saml_domain,
+        saml_issuer,
     }
 }
 
@@ -384,6 +441,15 @@ fn param_values(first: &str, param: &str, prev: &str, o: &Objects) -> Option<Vec
         ("oauth2PermissionGrants", "id", _) => v(&[&o.grant]),
         ("policies", "id", "b2bManagementPolicies") => v(&[&o.b2b_policy]),
         ("portico", "id", "inviteBatches") => v(&[&o.invite_batch]),
+        ("identity", "id", "identityProviders") => v(&[&o.oidc_idp, &o.saml]),
+        (
+            "directory",
+            "id",
+            "federationConfigurations"
+            | "graph.samlOrWsFedExternalDomainFederation"
+            | "microsoft.graph.samlOrWsFedExternalDomainFederation",
+        ) => v(&[&o.saml]),
+        ("directory", "domainName", "domains") => v(&[&o.saml_domain]),
         _ => None,
     }
 }
@@ -514,6 +580,41 @@ fn body_for(method: &str, template: &str, a: &Objects, b: &Objects) -> Option<(V
         ("PATCH", "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email") => {
             (json!({"excludeTargets": [{"targetType": "group", "id": b.group}]}), Refused)
         }
+        // Bodies naming B's verified domain are refused (another tenant's domain).
+        ("POST", "/identity/identityProviders") => (
+            json!({
+                "@odata.type": "#microsoft.graph.openIdConnectIdentityProvider",
+                "displayName": "Intruder", "clientId": "x", "metadataUrl": format!("https://login.{}/.well-known/openid-configuration", b.domain),
+                "domains": [b.domain],
+            }),
+            Refused,
+        ),
+        ("PATCH", "/identity/identityProviders/{id}") => (json!({"displayName": "pwned"}), Refused),
+        (
+            "POST",
+            "/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation"
+            | "/directory/federationConfigurations/microsoft.graph.samlOrWsFedExternalDomainFederation",
+        ) => (
+            json!({
+                "displayName": "Intruder", "issuerUri": format!("urn:intruder:{}", a.tag),
+                "passiveSignInUri": format!("https://sts.{}/saml", b.domain),
+                "signingCertificate": portico_saml::testing::TestIdp::new("urn:intruder").cert_b64(),
+                "domains": [{"id": b.domain}],
+            }),
+            Refused,
+        ),
+        ("PATCH", "/directory/federationConfigurations/{id}") => (json!({"displayName": "pwned"}), Refused),
+        (
+            "POST",
+            "/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation/{id}/domains"
+            | "/directory/federationConfigurations/microsoft.graph.samlOrWsFedExternalDomainFederation/{id}/domains"
+            | "/directory/federationConfigurations/{id}/microsoft.graph.samlOrWsFedExternalDomainFederation/domains",
+        ) => (json!({"id": format!("more.{}", a.saml_domain)}), Refused),
+        ("PATCH", "/policies/crossTenantAccessPolicy/default") => (
+            json!({"invitationRedemptionIdentityProviderConfiguration": {"fallbackIdentityProvider": "emailOneTimePasscode"}}),
+            MaySucceed,
+        ),
+        ("POST", "/policies/crossTenantAccessPolicy/default/resetToSystemDefault") => (json!({}), MaySucceed),
         _ => panic!("{method} {template}: no request body rule; add one in isolation.rs"),
     };
     Some(body)
@@ -553,6 +654,11 @@ async fn snapshot(app: &TestApp, b: &Objects) -> Vec<(String, StatusCode, Value)
         format!("/beta/policies/b2bManagementPolicies/{}", b.b2b_policy),
         "/beta/policies/externalIdentitiesPolicy".into(),
         "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email".into(),
+        "/v1.0/identity/identityProviders".into(),
+        format!("/v1.0/identity/identityProviders/{}", b.oidc_idp),
+        "/v1.0/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation?$expand=domains".into(),
+        format!("/v1.0/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation/{}/domains", b.saml),
+        "/v1.0/policies/crossTenantAccessPolicy/default".into(),
     ];
     let mut out = vec![];
     for p in paths {
@@ -655,7 +761,7 @@ api_test!(every_path_parameter_has_a_substitution_rule, |app| {
         for seg in route.path.split('/') {
             if let Some(p) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 assert!(
-                    ["id", "memberId", "ownerId", "assignmentId", "cast", "sponsorId"].contains(&p),
+                    ["id", "memberId", "ownerId", "assignmentId", "cast", "sponsorId", "domainName"].contains(&p),
                     "route {} {} has path parameter {{{p}}} that the isolation test does not know",
                     route.method,
                     route.path
@@ -668,7 +774,7 @@ api_test!(every_path_parameter_has_a_substitution_rule, |app| {
         // Every write route has a body rule (body_for panics otherwise).
         let _ = body_for(route.method, route.path, &a, &a);
     }
-    for p in ["id", "memberId", "ownerId", "assignmentId", "cast", "sponsorId"] {
+    for p in ["id", "memberId", "ownerId", "assignmentId", "cast", "sponsorId", "domainName"] {
         assert!(seen.iter().any(|s| s == p), "no route uses {{{p}}} any more: drop its rule");
     }
 });
