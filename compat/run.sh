@@ -6,6 +6,9 @@
 # walk (invitation mail, one-time passcode, consent, into an app) in Debian's headless Chromium
 # driven by playwright-core (/usr/bin/chromium or CHROMIUM_PATH; scripts/test-all installs
 # it; without it that test skips, or fails when CI is set). Screenshots go to compat/out/.
+# OpenID Connect federation: npm oidc-provider (panva) as a partner's OpenID Provider
+# (compat/node/oidc_op.mjs, started by the test on a free loopback port), and a second
+# `portico serve` (its own data dir and port) as a guest's home provider.
 #
 #   compat/run.sh            build, start, run python + node suites, stop
 #
@@ -72,23 +75,33 @@ fi
 
 # ---------------------------------------------------------------- store, tenant, apps
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/portico-compat.XXXXXX")"
+# The second deployment (a guest's home OpenID provider for the federation tests).
+DATA2="$(mktemp -d "${TMPDIR:-/tmp}/portico-compat2.XXXXXX")"
 SERVER_PID=""
+SERVER2_PID=""
+STARTED_PID=""
+stop_server() {
+  local pid="$1"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+}
 cleanup() {
   local rc=$?
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_server "$SERVER_PID"
+  stop_server "$SERVER2_PID"
+  stop_server "$STARTED_PID"
   if [ "$rc" -ne 0 ]; then
-    for log in "$DATA/cli.log" "$DATA/server.log"; do
+    for log in "$DATA/cli.log" "$DATA/server.log" "$DATA2/cli.log" "$DATA2/server.log"; do
       [ -s "$log" ] || continue
       echo "--- compat: last lines of $log" >&2
       tail -n 40 "$log" >&2 || true
     done
   fi
-  rm -rf "$DATA"
+  rm -rf "$DATA" "$DATA2"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -128,17 +141,29 @@ apps_admin_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" -
 walk_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat guest walk admin" \
   --permission Application.ReadWrite.All --permission User.ReadWrite.All --json 2>>"$DATA/cli.log")"
 
+# The federation tests (compat/node/federation_*.test.mjs) configure identity providers,
+# invite guests, register an application and read the sign-in log through Graph.
+fed_json="$("$PORTICO" --data-dir "$DATA" app create --tenant "$DOMAIN" --name "Compat federation admin" \
+  --permission IdentityProvider.ReadWrite.All --permission User.ReadWrite.All \
+  --permission AuditLog.Read.All --permission Application.ReadWrite.All --json 2>>"$DATA/cli.log")"
+
 # ---------------------------------------------------------------- server
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-ready=""
-for attempt in 1 2 3; do
-  PORT="$(free_port)"
-  BASE="http://127.0.0.1:$PORT"
-  say "starting portico serve on $BASE (attempt $attempt)"
-  "$PORTICO" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT" >>"$DATA/server.log" 2>&1 </dev/null &
-  SERVER_PID=$!
-  # Bounded wait: 300 x 0.1 s, or until the process dies (e.g. the port was taken meanwhile).
-  if "$PYTHON" - "$BASE/readyz" "$SERVER_PID" <<'EOF'
+# start_portico DATA_DIR [serve flags...]: `portico serve` on a free loopback port (up to three
+# ports are tried); sets STARTED_PID and STARTED_BASE, or fails.
+start_portico() {
+  local data="$1" attempt port base
+  shift
+  STARTED_PID=""
+  STARTED_BASE=""
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    base="http://127.0.0.1:$port"
+    say "starting portico serve on $base for $data (attempt $attempt)"
+    "$PORTICO" --data-dir "$data" serve --listen "127.0.0.1:$port" "$@" >>"$data/server.log" 2>&1 </dev/null &
+    STARTED_PID=$!
+    # Bounded wait: 300 x 0.1 s, or until the process dies (e.g. the port was taken meanwhile).
+    if "$PYTHON" - "$base/readyz" "$STARTED_PID" <<'EOF'
 import os, sys, time, urllib.request
 url, pid = sys.argv[1], int(sys.argv[2])
 for _ in range(300):
@@ -155,16 +180,47 @@ for _ in range(300):
     time.sleep(0.1)
 sys.exit(1)
 EOF
-  then
-    ready=1
-    break
-  fi
-  kill "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-done
-[ -n "$ready" ] || { echo "compat: portico did not become ready" >&2; exit 1; }
+    then
+      STARTED_BASE="$base"
+      return 0
+    fi
+    kill "$STARTED_PID" 2>/dev/null || true
+    wait "$STARTED_PID" 2>/dev/null || true
+    STARTED_PID=""
+  done
+  return 1
+}
+
+# --danger-accept-unverified-domains: this is a throw-away test deployment. The federation tests
+# route guests' domains (oidcpartner.test, fabrikam-remote.test, ...) to identity providers, which
+# otherwise needs a DNS TXT proof of each domain.
+start_portico "$DATA" --danger-accept-unverified-domains ||
+  { echo "compat: portico did not become ready" >&2; exit 1; }
+SERVER_PID="$STARTED_PID"
+STARTED_PID=""
+BASE="$STARTED_BASE"
 echo "compat: portico is ready on $BASE (tenant $TENANT)"
+
+# ---------------------------------------------------------------- second deployment
+# Another Portico with its own store and port: a guest's home OpenID provider. Its tenant has a
+# member with a password and a confidential app whose redirect URI is the first deployment's
+# federation callback (compat/node/federation_portico.test.mjs).
+DOMAIN2="fabrikam-remote.test"
+say "creating the second deployment's tenant, user and app in $DATA2"
+tenant2_json="$("$PORTICO" --data-dir "$DATA2" tenant create --name "Fabrikam Remote" --domain "$DOMAIN2" \
+  --json 2>>"$DATA2/cli.log")"
+TENANT2="$(json_field id <<<"$tenant2_json")"
+REMOTE_USER="remy.remote@$DOMAIN2"
+REMOTE_USER_PASSWORD="$("$PYTHON" -c 'import secrets; print("Rmt-" + secrets.token_urlsafe(24))')"
+PORTICO_USER_PASSWORD="$REMOTE_USER_PASSWORD" "$PORTICO" --data-dir "$DATA2" user create --tenant "$DOMAIN2" \
+  --upn "$REMOTE_USER" --name "Remy Remote" --mail "$REMOTE_USER" --json >/dev/null 2>>"$DATA2/cli.log"
+remote_app_json="$("$PORTICO" --data-dir "$DATA2" app create --tenant "$DOMAIN2" --name "Contoso Compat (federation)" \
+  --redirect-uri "$BASE/$TENANT/federation/oidc/callback" --json 2>>"$DATA2/cli.log")"
+start_portico "$DATA2" || { echo "compat: the second portico did not become ready" >&2; exit 1; }
+SERVER2_PID="$STARTED_PID"
+STARTED_PID=""
+BASE2="$STARTED_BASE"
+echo "compat: the second portico is ready on $BASE2 (tenant $TENANT2)"
 
 export PORTICO_BASE="$BASE"
 export PORTICO_TENANT="$TENANT"
@@ -185,6 +241,17 @@ export PORTICO_RP_CLIENT_ID PORTICO_RP_CLIENT_SECRET PORTICO_RP_PY_CLIENT_ID POR
 PORTICO_WALK_CLIENT_ID="$(json_field appId <<<"$walk_json")"
 PORTICO_WALK_CLIENT_SECRET="$(json_field clientSecret <<<"$walk_json")"
 export PORTICO_WALK_CLIENT_ID PORTICO_WALK_CLIENT_SECRET
+PORTICO_FED_CLIENT_ID="$(json_field appId <<<"$fed_json")"
+PORTICO_FED_CLIENT_SECRET="$(json_field clientSecret <<<"$fed_json")"
+export PORTICO_FED_CLIENT_ID PORTICO_FED_CLIENT_SECRET
+export PORTICO2_BASE="$BASE2"
+export PORTICO2_TENANT="$TENANT2"
+export PORTICO2_DOMAIN="$DOMAIN2"
+export PORTICO2_USER="$REMOTE_USER"
+export PORTICO2_USER_PASSWORD="$REMOTE_USER_PASSWORD"
+PORTICO2_CLIENT_ID="$(json_field appId <<<"$remote_app_json")"
+PORTICO2_CLIENT_SECRET="$(json_field clientSecret <<<"$remote_app_json")"
+export PORTICO2_CLIENT_ID PORTICO2_CLIENT_SECRET
 
 # A public client (publicClient redirect URI: no secret, PKCE only), registered the way an
 # administrator would: through the Graph API (POST /applications, /servicePrincipals).
@@ -220,8 +287,8 @@ py_rc=0
 node_rc=0
 say "python: pytest compat/python (msgraph-sdk, authlib, PyJWT)"
 timeout 600 "$VENV/bin/python" -m pytest -q -p no:cacheprovider compat/python || py_rc=$?
-say "node: node --test compat/node/ (openid-client, jose; the guest walk in headless Chromium)"
-timeout 300 node --test --test-timeout=60000 compat/node/ || node_rc=$?
+say "node: node --test compat/node/ (openid-client, jose; the guest walk in headless Chromium; federation with oidc-provider and a second portico)"
+timeout 420 node --test --test-timeout=60000 compat/node/ || node_rc=$?
 
 say "python exit $py_rc, node exit $node_rc"
 if [ "$py_rc" -ne 0 ] || [ "$node_rc" -ne 0 ]; then
