@@ -17,79 +17,21 @@
 //!
 //! Both kinds run interleaved over one keep-alive HTTP client (loopback), after warm-up.
 
+use crate::web::{Page, graph, serve_in_process, stats};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
-use portico_core::clock::SystemClock;
 use portico_core::ids::TenantId;
-use portico_core::sealed::MasterKey;
-use portico_core::secret::PasswordCost;
 use portico_http::audit::Actor;
-use portico_http::directory::Directory;
-use portico_http::keyring::KeyRing;
-use portico_http::{AppState, Settings};
-use portico_store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{get_token, percentile};
+use super::get_token;
 
 const PASSWORD: &str = "correct horse battery staple";
 const REDIRECT_URI: &str = "https://client.example/cb";
 const SCOPES: &str = "openid profile email offline_access User.Read";
-
-/// One answer as the browser saw it.
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    text: String,
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#x2f;", "/")
-        .replace("&#x2F;", "/")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-impl Page {
-    fn input(&self, name: &str) -> Option<String> {
-        let needle = format!("name=\"{name}\" value=\"");
-        let start = self.text.find(&needle)? + needle.len();
-        let end = self.text[start..].find('"')?;
-        Some(unescape(&self.text[start..start + end]))
-    }
-    fn step(&self) -> Option<String> {
-        self.input("step")
-    }
-    /// The action of the page's first post form.
-    fn action(&self) -> Option<String> {
-        let needle = "<form method=\"post\" action=\"";
-        let start = self.text.find(needle)? + needle.len();
-        let end = self.text[start..].find('"')?;
-        Some(unescape(&self.text[start..start + end]))
-    }
-    /// The target of a `<meta http-equiv="refresh" content="0;url=…">` page (the callback leaves
-    /// a form-post redirect chain for another site this way; a browser follows it at once).
-    fn meta_refresh(&self) -> Option<String> {
-        let needle = "<meta http-equiv=\"refresh\" content=\"0;url=";
-        let start = self.text.find(needle)? + needle.len();
-        let end = self.text[start..].find('"')?;
-        Some(unescape(&self.text[start..start + end]))
-    }
-    fn is_redirect(&self) -> bool {
-        matches!(self.status, StatusCode::FOUND | StatusCode::SEE_OTHER) && self.location.is_some()
-    }
-    fn describe(&self) -> String {
-        let text: String = self.text.chars().take(600).collect();
-        format!("{} {} {text}", self.status, self.location.as_deref().unwrap_or(""))
-    }
-}
 
 /// A browser: its own cookies, no automatic redirects; connections come from the shared client.
 struct Jar {
@@ -275,16 +217,6 @@ async fn sign_in(
     Ok((to_code, total, jar.requests, steps))
 }
 
-async fn graph(http: &reqwest::Client, base: &str, token: &str, path: &str, body: Value) -> anyhow::Result<Value> {
-    let r = http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send().await?;
-    let status = r.status();
-    let text = r.text().await?;
-    if !status.is_success() {
-        bail!("POST {path} answered {status}: {text}");
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn create_member(
     http: &reqwest::Client,
     base: &str,
@@ -308,32 +240,8 @@ async fn create_member(
     Ok(address)
 }
 
-fn stats(v: &mut [f64]) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
-    (percentile(v, 50.0), percentile(v, 99.0), mean)
-}
-
 pub async fn guest_signin(url: &str, n: usize, warmup: usize) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let store = Store::connect(url).await?;
-    store.migrate().await?;
-    let dir = Directory {
-        store,
-        settings: Arc::new(Settings { public_url: base.clone(), ..Settings::default() }),
-        keys: Arc::new(KeyRing::new(MasterKey::generate(), Duration::from_secs(30))),
-        clock: Arc::new(SystemClock),
-        // Passwords are checked only in the setup.
-        password_cost: PasswordCost::TEST,
-    };
-    let state = AppState { dir: dir.clone(), metrics: None };
-    let router = portico_http::router(state);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
-    });
-    let http =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).pool_max_idle_per_host(8).build()?;
+    let (base, dir, http) = serve_in_process(url, |_| {}).await?;
 
     // Setup: tenants (unique domains per run, so a store can be reused), users, app, invitation.
     let run = uuid::Uuid::new_v4().simple().to_string();

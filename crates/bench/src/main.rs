@@ -13,8 +13,16 @@
 //!   (parse, store the batch, invite every row), timed per phase.
 //! - `guest-signin`: p50/p99 of a guest's sign-in through a home tenant of the same deployment
 //!   against a member's, both with a live session (see `guest_signin.rs`).
+//! - `federated-signin`: Portico's own time per sign-in of a guest from an external OpenID
+//!   Provider or SAML identity provider, without the provider's time, against a member's (see
+//!   `federated_signin.rs`).
+//! - `saml-validate`: SAML responses decoded and validated per second on one thread (see
+//!   `saml_validate.rs`).
 
+mod federated_signin;
 mod guest_signin;
+mod saml_validate;
+mod web;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,6 +132,33 @@ enum Cmd {
         /// Warm-up sign-ins of each kind (not measured).
         #[arg(long, default_value_t = 20)]
         warmup: usize,
+    },
+    /// Portico's time per federated sign-in (OIDC and SAML guests), without the provider's.
+    FederatedSignin {
+        /// sqlite://PATH?mode=rwc or postgres://... (each run makes its own tenant).
+        #[arg(long, env = "TEST_DATABASE_URL")]
+        database_url: String,
+        /// Measured sign-ins of each kind.
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Warm-up sign-ins of each kind (not measured).
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+        /// Guests of each kind (invited and redeemed in the setup; signed in in turn).
+        #[arg(long, default_value_t = 10)]
+        guests: usize,
+    },
+    /// SAML responses decoded and validated per second on one thread (RSA-2048 and ECDSA P-256).
+    SamlValidate {
+        /// Validations to run (instead of running for --seconds).
+        #[arg(long)]
+        count: Option<usize>,
+        /// Seconds to run for each key type (when --count is not given).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Distinct signed responses generated beforehand (validated in turn).
+        #[arg(long, default_value_t = 1000)]
+        distinct: usize,
     },
 }
 
@@ -571,5 +606,9 @@ async fn main() -> anyhow::Result<()> {
         Cmd::GuestSignin { database_url, requests, warmup } => {
             guest_signin::guest_signin(&database_url, requests, warmup).await
         }
+        Cmd::FederatedSignin { database_url, requests, warmup, guests } => {
+            federated_signin::federated_signin(&database_url, requests, warmup, guests).await
+        }
+        Cmd::SamlValidate { count, seconds, distinct } => saml_validate::saml_validate(count, seconds, distinct),
     }
 }
