@@ -64,6 +64,7 @@ perms! {
     "Policy.ReadWrite.AuthenticationMethod", "29c18626-4985-4dcd-85c0-193eef327366", "Read and write all authentication method policies";
     "Policy.ReadWrite.CrossTenantAccess", "338163d7-f101-4c92-94ba-ca46fe52447c", "Read and write your organization's cross tenant access policies";
     "Policy.ReadWrite.ConditionalAccess", "01c0a623-fc9b-48e9-b794-0756f8e8f067", "Read and write your organization's conditional access policies";
+    "Policy.ReadWrite.SecurityDefaults", "1c6e93a6-28e2-4cbb-9f64-1a46a821124d", "Read and write your organization's security defaults policy";
     "IdentityProvider.Read.All", "e321f0bb-e7f7-481e-bb28-e3b0b32d4bd0", "Read identity providers";
     "IdentityProvider.ReadWrite.All", "90db2b9a-d928-4d33-a4dd-8442ae3d41e4", "Read and write identity providers";
 }
@@ -191,8 +192,20 @@ pub enum Action {
     DomainsWrite,
     /// Read policies.
     PolicyRead,
-    /// Change policies.
-    PolicyWrite,
+    /// Change the authorization policy (`Policy.ReadWrite.Authorization`).
+    AuthorizationPolicyWrite,
+    /// Change the B2B management policy, the invitation domain list. Graph asks for
+    /// `Policy.ReadWrite.B2BManagementPolicy`, which Portico's catalog does not carry yet; the
+    /// authorization policy's permission stands in (both are Entra's "External collaboration
+    /// settings"). Delegated: Global Administrator only, as in Entra.
+    B2BManagementPolicyWrite,
+    /// Change the external identities policy (`Policy.ReadWrite.ExternalIdentities`).
+    ExternalIdentitiesPolicyWrite,
+    /// Change authentication method configurations (`Policy.ReadWrite.AuthenticationMethod`).
+    AuthenticationMethodsPolicyWrite,
+    /// Turn security defaults on or off (`Policy.ReadWrite.SecurityDefaults`, or
+    /// `Policy.ReadWrite.ConditionalAccess` as Graph's documentation long listed).
+    SecurityDefaultsWrite,
     /// Change the cross-tenant access settings (`Policy.ReadWrite.CrossTenantAccess` only: the
     /// Conditional Access Administrator does not get it, as in Entra).
     CrossTenantAccessWrite,
@@ -221,7 +234,11 @@ pub const ALL_ACTIONS: &[Action] = &[
     Action::DomainsRead,
     Action::DomainsWrite,
     Action::PolicyRead,
-    Action::PolicyWrite,
+    Action::AuthorizationPolicyWrite,
+    Action::B2BManagementPolicyWrite,
+    Action::ExternalIdentitiesPolicyWrite,
+    Action::AuthenticationMethodsPolicyWrite,
+    Action::SecurityDefaultsWrite,
     Action::CrossTenantAccessWrite,
     Action::IdentityProvidersRead,
     Action::IdentityProvidersWrite,
@@ -281,16 +298,14 @@ impl Action {
                 "Policy.ReadWrite.Authorization",
                 "Policy.ReadWrite.CrossTenantAccess",
                 "Policy.ReadWrite.ConditionalAccess",
+                "Policy.ReadWrite.SecurityDefaults",
                 "Policy.ReadWrite.ExternalIdentities",
                 "Policy.ReadWrite.AuthenticationMethod",
             ],
-            PolicyWrite => &[
-                "Policy.ReadWrite.Authorization",
-                "Policy.ReadWrite.CrossTenantAccess",
-                "Policy.ReadWrite.ConditionalAccess",
-                "Policy.ReadWrite.ExternalIdentities",
-                "Policy.ReadWrite.AuthenticationMethod",
-            ],
+            AuthorizationPolicyWrite | B2BManagementPolicyWrite => &["Policy.ReadWrite.Authorization"],
+            ExternalIdentitiesPolicyWrite => &["Policy.ReadWrite.ExternalIdentities"],
+            AuthenticationMethodsPolicyWrite => &["Policy.ReadWrite.AuthenticationMethod"],
+            SecurityDefaultsWrite => &["Policy.ReadWrite.SecurityDefaults", "Policy.ReadWrite.ConditionalAccess"],
             CrossTenantAccessWrite => &["Policy.ReadWrite.CrossTenantAccess"],
             IdentityProvidersRead => &["IdentityProvider.Read.All", "IdentityProvider.ReadWrite.All"],
             IdentityProvidersWrite => &["IdentityProvider.ReadWrite.All"],
@@ -399,7 +414,7 @@ pub const BUILT_IN_ROLES: &[BuiltInRole] = &[
         template_id: "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
         display_name: "Conditional Access Administrator",
         description: "Can manage Conditional Access capabilities.",
-        actions: &[Action::PolicyRead, Action::PolicyWrite],
+        actions: &[Action::PolicyRead, Action::SecurityDefaultsWrite],
     },
     BuiltInRole {
         template_id: "be2f45a1-457d-42af-a067-6ec1fa63bc45",
@@ -420,7 +435,10 @@ pub const BUILT_IN_ROLES: &[BuiltInRole] = &[
             Action::OrgRead,
             Action::DomainsRead,
             Action::PolicyRead,
-            Action::PolicyWrite,
+            Action::AuthorizationPolicyWrite,
+            Action::ExternalIdentitiesPolicyWrite,
+            Action::AuthenticationMethodsPolicyWrite,
+            Action::SecurityDefaultsWrite,
             Action::CrossTenantAccessWrite,
         ],
     },
@@ -491,7 +509,11 @@ pub fn resource_actions(action: Action) -> &'static [&'static str] {
         DomainsRead => &["microsoft.directory/domains/standard/read"],
         DomainsWrite => &["microsoft.directory/domains/allProperties/allTasks"],
         PolicyRead => &["microsoft.directory/policies/standard/read"],
-        PolicyWrite => {
+        AuthorizationPolicyWrite => &["microsoft.directory/authorizationPolicy/allProperties/allTasks"],
+        B2BManagementPolicyWrite | ExternalIdentitiesPolicyWrite | AuthenticationMethodsPolicyWrite => {
+            &["microsoft.directory/policies/basic/update"]
+        }
+        SecurityDefaultsWrite => {
             &["microsoft.directory/policies/basic/update", "microsoft.directory/conditionalAccessPolicies/basic/update"]
         }
         CrossTenantAccessWrite => &[
@@ -634,6 +656,40 @@ mod tests {
         assert!(app(&["directory.readwrite.all"]).may(Action::GroupMembersWrite));
         assert!(!app(&["Directory.ReadWrite.All"]).may(Action::AppsWrite));
         assert!(!app(&[]).may(Action::OrgRead));
+    }
+
+    #[test]
+    fn each_policy_has_its_own_write_permission() {
+        let writes = [
+            (Action::AuthorizationPolicyWrite, "Policy.ReadWrite.Authorization"),
+            (Action::B2BManagementPolicyWrite, "Policy.ReadWrite.Authorization"),
+            (Action::ExternalIdentitiesPolicyWrite, "Policy.ReadWrite.ExternalIdentities"),
+            (Action::AuthenticationMethodsPolicyWrite, "Policy.ReadWrite.AuthenticationMethod"),
+            (Action::SecurityDefaultsWrite, "Policy.ReadWrite.SecurityDefaults"),
+            (Action::CrossTenantAccessWrite, "Policy.ReadWrite.CrossTenantAccess"),
+        ];
+        let policy_writes: Vec<&str> =
+            GRAPH_PERMISSIONS.iter().map(|p| p.name).filter(|n| n.starts_with("Policy.ReadWrite.")).collect();
+        for (action, needed) in writes {
+            assert!(app(&[needed]).may(action), "{needed} allows {action:?}");
+            let others: Vec<&str> = policy_writes.iter().copied().filter(|n| *n != needed).collect();
+            let others_allow = action == Action::SecurityDefaultsWrite; // ConditionalAccess too
+            assert_eq!(app(&others).may(action), others_allow, "the other policy permissions and {action:?}");
+            assert!(!app(&["Policy.Read.All"]).may(action));
+        }
+        assert!(app(&["Policy.ReadWrite.ConditionalAccess"]).may(Action::SecurityDefaultsWrite));
+        assert!(!app(&["Policy.ReadWrite.ConditionalAccess"]).may(Action::AuthorizationPolicyWrite));
+        // Delegated: the Conditional Access Administrator turns security defaults on and off and
+        // changes nothing else; the B2B management policy is the Global Administrator's alone.
+        let scopes =
+            ["Directory.AccessAsUser.All", "Policy.ReadWrite.Authorization", "Policy.ReadWrite.ConditionalAccess"];
+        let ca = user(&scopes, &["b1be1c3e-b65d-4f19-8427-f6fa0d97feb9"]);
+        assert!(ca.may(Action::SecurityDefaultsWrite));
+        assert!(!ca.may(Action::AuthorizationPolicyWrite) && !ca.may(Action::B2BManagementPolicyWrite));
+        let security = user(&scopes, &["194ae4cb-b126-40b2-bd5b-6091b380977d"]);
+        assert!(security.may(Action::AuthorizationPolicyWrite));
+        assert!(!security.may(Action::B2BManagementPolicyWrite));
+        assert!(user(&scopes, &[GLOBAL_ADMINISTRATOR]).may(Action::B2BManagementPolicyWrite));
     }
 
     #[test]

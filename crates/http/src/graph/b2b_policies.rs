@@ -241,7 +241,7 @@ pub async fn update_authorization_policy(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> GraphResult<Response> {
-    let caller = auth.require(Action::PolicyWrite)?.clone();
+    let caller = auth.require(Action::AuthorizationPolicyWrite)?.clone();
     let changes = authorization_changes(&body)?;
     let tenant = auth.tenant();
     let mut tx = state.dir.store.begin().await?;
@@ -312,7 +312,7 @@ pub async fn update_external_identities_policy(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> GraphResult<Response> {
-    let caller = auth.require(Action::PolicyWrite)?.clone();
+    let caller = auth.require(Action::ExternalIdentitiesPolicyWrite)?.clone();
     check(&body, "externalIdentitiesPolicy", EXTERNAL_IDENTITIES_PROPS, false, &[])?;
     let tenant = auth.tenant();
     let mut tx = state.dir.store.begin().await?;
@@ -463,7 +463,7 @@ pub async fn update_email_method(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> GraphResult<Response> {
-    let caller = auth.require(Action::PolicyWrite)?.clone();
+    let caller = auth.require(Action::AuthenticationMethodsPolicyWrite)?.clone();
     let mut rest = body.clone();
     rest.remove(CODE_MINUTES);
     rest.remove(SESSION_HOURS);
@@ -673,7 +673,7 @@ pub async fn create_b2b_management_policy(
     opts: QueryOptions,
     JsonBody(body): JsonBody,
 ) -> GraphResult<Response> {
-    let caller = auth.require(Action::PolicyWrite)?.clone();
+    let caller = auth.require(Action::B2BManagementPolicyWrite)?.clone();
     let body = without_null_deleted(body);
     check(&body, B2B_TYPE, B2B_PROPS, true, &[])?;
     require(&body, &["displayName", "definition"])?;
@@ -725,7 +725,7 @@ pub async fn update_b2b_management_policy(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> GraphResult<Response> {
-    let caller = auth.require(Action::PolicyWrite)?.clone();
+    let caller = auth.require(Action::B2BManagementPolicyWrite)?.clone();
     let body = without_null_deleted(body);
     check(&body, B2B_TYPE, B2B_PROPS, false, &[])?;
     require_default(&body)?;
@@ -757,7 +757,7 @@ pub async fn delete_b2b_management_policy(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> GraphResult<Response> {
-    let caller = auth.require(Action::PolicyWrite)?.clone();
+    let caller = auth.require(Action::B2BManagementPolicyWrite)?.clone();
     let tenant = auth.tenant();
     let mut tx = state.dir.store.begin().await?;
     let old = find_b2b(&mut tx, tenant, &id).await?;

@@ -89,7 +89,7 @@ pub async fn update_security_defaults(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> GraphResult<Response> {
-    let caller = auth.require(Action::PolicyWrite)?.clone();
+    let caller = auth.require(Action::SecurityDefaultsWrite)?.clone();
     check(&body, "identitySecurityDefaultsEnforcementPolicy", POLICY_PROPS, false, &[])?;
     let Some(new) = body.get("isEnabled").and_then(Value::as_bool) else {
         return Ok(StatusCode::NO_CONTENT.into_response());

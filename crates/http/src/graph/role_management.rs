@@ -32,7 +32,13 @@ const ASSIGNMENT_PROPS: &[Prop] = &[
 ];
 
 fn definition(r: &BuiltInRole) -> Value {
-    let actions: Vec<&str> = r.actions.iter().flat_map(|a| resource_actions(*a).iter().copied()).collect();
+    let mut actions: Vec<&str> = vec![];
+    for a in r.actions.iter().flat_map(|a| resource_actions(*a).iter().copied()) {
+        // Several of Portico's actions share one of Entra's resource actions: list it once.
+        if !actions.contains(&a) {
+            actions.push(a);
+        }
+    }
     json!({
         "id": r.template_id,
         "description": r.description,

@@ -497,7 +497,7 @@ pub fn routes() -> Vec<Route> {
         r!(
             patch,
             "/policies/identitySecurityDefaultsEnforcementPolicy",
-            Some(PolicyWrite),
+            Some(SecurityDefaultsWrite),
             "Turn security defaults on or off (MFA for every sign-in)",
             policies::update_security_defaults
         ),
@@ -511,7 +511,7 @@ pub fn routes() -> Vec<Route> {
         r!(
             patch,
             "/policies/authorizationPolicy",
-            Some(PolicyWrite),
+            Some(AuthorizationPolicyWrite),
             "Update the authorization policy",
             b2b::update_authorization_policy
         ),
@@ -525,7 +525,7 @@ pub fn routes() -> Vec<Route> {
         r!(
             post,
             "/policies/b2bManagementPolicies",
-            Some(PolicyWrite),
+            Some(B2BManagementPolicyWrite),
             "Create the tenant's B2B management policy (one per tenant; Graph beta)",
             b2b::create_b2b_management_policy
         ),
@@ -539,14 +539,14 @@ pub fn routes() -> Vec<Route> {
         r!(
             patch,
             "/policies/b2bManagementPolicies/{id}",
-            Some(PolicyWrite),
+            Some(B2BManagementPolicyWrite),
             "Update the B2B management policy (Graph beta)",
             b2b::update_b2b_management_policy
         ),
         r!(
             delete,
             "/policies/b2bManagementPolicies/{id}",
-            Some(PolicyWrite),
+            Some(B2BManagementPolicyWrite),
             "Delete the B2B management policy: no domain list (Graph beta)",
             b2b::delete_b2b_management_policy
         ),
@@ -560,7 +560,7 @@ pub fn routes() -> Vec<Route> {
         r!(
             patch,
             "/policies/externalIdentitiesPolicy",
-            Some(PolicyWrite),
+            Some(ExternalIdentitiesPolicyWrite),
             "Update the external identities policy (Graph beta)",
             b2b::update_external_identities_policy
         ),
@@ -574,7 +574,7 @@ pub fn routes() -> Vec<Route> {
         r!(
             patch,
             "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email",
-            Some(PolicyWrite),
+            Some(AuthenticationMethodsPolicyWrite),
             "Update email one-time passcode settings",
             b2b::update_email_method
         ),

@@ -509,6 +509,24 @@ api_test!(policies_need_policy_permissions, |app| {
             assert_eq!(r.code(), "Authorization_RequestDenied");
         }
     }
+    // Each policy has its own write permission: all the other policy permissions together are
+    // refused (Policy.ReadWrite.CrossTenantAccess does not change the authorization policy).
+    let needed = |path: &str| match path {
+        EXT => "Policy.ReadWrite.ExternalIdentities",
+        EMAIL => "Policy.ReadWrite.AuthenticationMethod",
+        _ => "Policy.ReadWrite.Authorization",
+    };
+    for (method, path, body) in &writes {
+        let others: Vec<String> =
+            all_permissions().into_iter().filter(|p| p.starts_with("Policy.") && p != needed(path)).collect();
+        let t = app.token_with(app.tenant, &others).await;
+        let r = match *method {
+            "PATCH" => app.patch_as(&t, path, body.clone()).await,
+            "POST" => app.post_as(&t, path, body.clone()).await,
+            _ => app.delete_as(&t, path).await,
+        };
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} without {}: {}", needed(path), r.text);
+    }
     // Nothing changed.
     assert_eq!(app.get(AUTHZ).await.body["allowInvitesFrom"], json!("everyone"));
     assert_eq!(app.get(&one).await.status, StatusCode::OK);

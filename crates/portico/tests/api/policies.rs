@@ -61,5 +61,23 @@ api_test!(security_defaults_need_policy_permissions, |app| {
     let read = app.token_with(app.tenant, &["Policy.Read.All".to_string()]).await;
     assert_eq!(app.get_as(&read, PATH).await.status, StatusCode::OK);
     assert_eq!(app.patch_as(&read, PATH, json!({"isEnabled": true})).await.status, StatusCode::FORBIDDEN);
+    // The other policies' write permissions do not reach security defaults.
+    let others: Vec<String> = all_permissions()
+        .into_iter()
+        .filter(|p| {
+            p.starts_with("Policy.")
+                && p != "Policy.ReadWrite.SecurityDefaults"
+                && p != "Policy.ReadWrite.ConditionalAccess"
+        })
+        .collect();
+    let others = app.token_with(app.tenant, &others).await;
+    assert_eq!(app.patch_as(&others, PATH, json!({"isEnabled": true})).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get(PATH).await.body["isEnabled"], json!(false));
+    // Graph's permission for it, and the conditional-access one Graph long listed, do.
+    for p in ["Policy.ReadWrite.SecurityDefaults", "Policy.ReadWrite.ConditionalAccess"] {
+        let t = app.token_with(app.tenant, &[p.to_string()]).await;
+        let r = app.patch_as(&t, PATH, json!({"isEnabled": true})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{p}: {}", r.text);
+        assert!(app.patch(PATH, json!({"isEnabled": false})).await.status.is_success());
+    }
 });
