@@ -30,8 +30,8 @@
 //!   refused (`weak_algorithm`). Keys come only from [`IdpTrust::certificates`]; a certificate inside the message
 //!   only selects among them and must be byte-identical to one (`certificate_unknown`). Either the assertion or
 //!   the response (then covering its direct-child assertion) must be signed; every signature present must verify.
-//!   The expiry of trusted certificates is not enforced here: trust is the administrator's configuration (see
-//!   [`certificate_info`] to warn about roll-over).
+//!   The validity period of trusted certificates is the caller's to apply when it builds [`IdpTrust`] (Portico's
+//!   ACS leaves out certificates past their end date; [`certificate_info`] reads the dates).
 //! * **Comment injection**: NameID, Issuer, Audience, AuthnContextClassRef and attribute values must be a single
 //!   text node; comments, processing instructions or elements inside them are refused (`malformed`), since
 //!   digests do not cover comments and `user@evil.com<!---->.partner.com` must never become `user@evil.com`.

@@ -119,10 +119,16 @@ impl ResponseSpec {
 impl TestIdp {
     /// An IdP with an RSA-2048 key.
     pub fn new(issuer: &str) -> Self {
+        Self::with_validity(issuer, -1, 365)
+    }
+
+    /// An IdP with an RSA-2048 key whose certificate is valid from `from_days` to `to_days`
+    /// days from now (negative: in the past), e.g. `(-400, -30)` for one that has expired.
+    pub fn with_validity(issuer: &str, from_days: i64, to_days: i64) -> Self {
         let kp = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
             .expect("RSA key generation");
         let key = Key::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(&kp.serialize_der()).expect("RSA PKCS#8"));
-        TestIdp { issuer: issuer.to_owned(), cert_der: self_signed(&kp, issuer), key }
+        TestIdp { issuer: issuer.to_owned(), cert_der: self_signed(&kp, issuer, from_days, to_days), key }
     }
 
     /// An IdP with an ECDSA P-256 key (signs with ecdsa-sha256).
@@ -132,7 +138,7 @@ impl TestIdp {
             EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &kp.serialize_der())
                 .expect("EC PKCS#8"),
         );
-        TestIdp { issuer: issuer.to_owned(), cert_der: self_signed(&kp, issuer), key }
+        TestIdp { issuer: issuer.to_owned(), cert_der: self_signed(&kp, issuer, -1, 365), key }
     }
 
     /// The trust configuration an SP would hold for this IdP.
@@ -353,14 +359,14 @@ impl TestIdp {
     }
 }
 
-fn self_signed(kp: &rcgen::KeyPair, issuer: &str) -> Vec<u8> {
+fn self_signed(kp: &rcgen::KeyPair, issuer: &str, from_days: i64, to_days: i64) -> Vec<u8> {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("certificate parameters");
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::CommonName, format!("Test IdP {}", issuer.chars().take(40).collect::<String>()));
     params.distinguished_name = dn;
     let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(365);
+    params.not_before = now + time::Duration::days(from_days);
+    params.not_after = now + time::Duration::days(to_days);
     params.self_signed(kp).expect("self-signed certificate").der().to_vec()
 }
 

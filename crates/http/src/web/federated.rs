@@ -96,15 +96,53 @@ pub fn oidc_config(state: &AppState, p: &IdentityProvider) -> Result<ProviderCon
     })
 }
 
-/// The SAML trust of a direct federation.
-pub fn saml_trust(p: &IdentityProvider) -> Result<(SamlSettings, IdpTrust), String> {
-    let s: SamlSettings = serde_json::from_value(p.config.clone()).map_err(|e| format!("stored settings: {e}"))?;
-    let certificates =
-        s.signing_certificates.iter().filter_map(|c| portico_saml::certificate_from_base64(c).ok()).collect::<Vec<_>>();
-    if certificates.is_empty() {
-        return Err("no usable signing certificate is configured".into());
+/// Why a SAML partner's certificate was not used: it has expired (or is not valid yet).
+const CERTIFICATE_EXPIRED: &str = "certificate_expired";
+
+/// The SAML trust of a direct federation at `now`.
+pub struct SamlTrust {
+    /// The stored settings.
+    pub settings: SamlSettings,
+    /// The issuer with the configured certificates valid at `now` (within the clock skew).
+    pub trust: IdpTrust,
+    /// Configured certificates outside their validity period: never trusted, kept to tell the
+    /// administrator why a response signed with one was refused.
+    pub expired: Vec<Vec<u8>>,
+}
+
+/// The SAML trust of a direct federation at `now`. As in Entra, a signing certificate past its
+/// end date no longer signs for the partner (a metadata URL brings the successor); one not valid
+/// yet waits for its start. Errors carry the sign-in log's reason and the message.
+pub fn saml_trust(p: &IdentityProvider, now: i64) -> Result<SamlTrust, (&'static str, String)> {
+    let s: SamlSettings =
+        serde_json::from_value(p.config.clone()).map_err(|e| (MISCONFIGURED, format!("stored settings: {e}")))?;
+    let (mut valid, mut expired, mut last_end) = (vec![], vec![], None::<i64>);
+    for der in s.signing_certificates.iter().filter_map(|c| portico_saml::certificate_from_base64(c).ok()) {
+        match portico_saml::certificate_info(&der) {
+            Ok(i) if i.not_before_ms - SAML_CLOCK_SKEW_MS <= now && now <= i.not_after_ms + SAML_CLOCK_SKEW_MS => {
+                valid.push(der)
+            }
+            Ok(i) => {
+                last_end = last_end.max(Some(i.not_after_ms));
+                expired.push(der);
+            }
+            Err(_) => {}
+        }
     }
-    Ok((s.clone(), IdpTrust { issuer: s.issuer_uri.clone(), certificates }))
+    if valid.is_empty() {
+        return Err(match last_end {
+            Some(end) => (
+                CERTIFICATE_EXPIRED,
+                format!(
+                    "no configured signing certificate is valid now (the last ended {}); update the federation's signing certificate or its metadata",
+                    portico_core::clock::graph_datetime(end)
+                ),
+            ),
+            None => (MISCONFIGURED, "no usable signing certificate is configured".into()),
+        });
+    }
+    let trust = IdpTrust { issuer: s.issuer_uri.clone(), certificates: valid };
+    Ok(SamlTrust { settings: s, trust, expired })
 }
 
 /// Sends the browser to an external provider for the guest flow `f`.
@@ -128,9 +166,9 @@ pub(super) async fn to_provider(
         expires_at: now + state.dir.settings.sessions.flow_secs * 1000,
     };
     let location = if p.kind == kind::SAML {
-        let s = match saml_trust(p) {
-            Ok((s, _)) => s,
-            Err(why) => return Err(failed(state, client, f.tenant_id, c, p, &why, MISCONFIGURED).await),
+        let s = match saml_trust(p, now) {
+            Ok(t) => t.settings,
+            Err((reason, why)) => return Err(failed(state, client, f.tenant_id, c, p, &why, reason).await),
         };
         let request_id = portico_saml::new_request_id();
         req.context["request"] = json!(request_id);
@@ -330,22 +368,36 @@ pub async fn saml_acs(
         let f = portico_store::signin::get_flow(&mut conn, tenant, &flow_id, now).await?.ok_or_else(guest::expired)?;
         guest::ctx_of(&f)?
     };
-    let (settings, trust) = match saml_trust(&p) {
-        Ok(x) => x,
-        Err(why) => return Err(failed(&state, &client, tenant, &c, &p, &why, MISCONFIGURED).await),
+    let SamlTrust { settings, trust, expired } = match saml_trust(&p, now) {
+        Ok(t) => t,
+        Err((reason, why)) => return Err(failed(&state, &client, tenant, &c, &p, &why, reason).await),
     };
     let sp = sp_config(&state, tenant);
     let request_id = req.context["request"].as_str().unwrap_or_default().to_string();
-    let checked = portico_saml::decode_post_binding(field(&form, "SAMLResponse").unwrap_or_default()).and_then(|xml| {
-        portico_saml::validate_response(
-            &xml,
-            &trust,
-            &Expectations { sp: &sp, request_id: Some(&request_id), now_ms: now, clock_skew_ms: SAML_CLOCK_SKEW_MS },
-        )
-    });
+    let expect =
+        Expectations { sp: &sp, request_id: Some(&request_id), now_ms: now, clock_skew_ms: SAML_CLOCK_SKEW_MS };
+    let xml = portico_saml::decode_post_binding(field(&form, "SAMLResponse").unwrap_or_default());
+    let checked =
+        xml.as_deref().map_err(Clone::clone).and_then(|xml| portico_saml::validate_response(xml, &trust, &expect));
     let assertion = match checked {
         Ok(a) => a,
-        Err(e) => return Err(failed(&state, &client, tenant, &c, &p, &e.to_string(), e.reason()).await),
+        Err(e) => {
+            // Signed by a configured certificate that has expired? Say so rather than "unknown".
+            let by_expired = e.reason() == "certificate_unknown"
+                && !expired.is_empty()
+                && xml.as_deref().is_ok_and(|xml| {
+                    let old = IdpTrust { issuer: trust.issuer.clone(), certificates: expired };
+                    portico_saml::validate_response(xml, &old, &expect).is_ok()
+                });
+            let (why, reason) = match by_expired {
+                true => (
+                    format!("{e}: it is a configured signing certificate that is no longer valid"),
+                    CERTIFICATE_EXPIRED,
+                ),
+                false => (e.to_string(), e.reason()),
+            };
+            return Err(failed(&state, &client, tenant, &c, &p, &why, reason).await);
+        }
     };
     // Each assertion once, across every server (the store is shared).
     let first = {
@@ -480,7 +532,12 @@ async fn failed(
 /// The AADSTS-like code of a federation failure (as Entra's, where one exists).
 pub fn error_code(reason: &str) -> u32 {
     match reason {
-        "signature_invalid" | "digest_mismatch" | "certificate_unknown" | "signature_missing" | "wrapped" => 50006,
+        "signature_invalid"
+        | "digest_mismatch"
+        | "certificate_unknown"
+        | "certificate_expired"
+        | "signature_missing"
+        | "wrapped" => 50006,
         "expired" | "id_token_expired" | "not_yet_valid" => 50013,
         "audience_mismatch" | "recipient_mismatch" | "destination_mismatch" => 50012,
         "replayed" => 500212,

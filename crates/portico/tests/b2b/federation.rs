@@ -557,6 +557,66 @@ api_test_custom!(bad_saml_responses_are_refused_with_the_exact_reason_logged, da
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 });
 
+/// Replaces the federation's stored signing certificates, as time passing would leave them (the
+/// API refuses an expired certificate, so the store is written directly).
+async fn set_stored_certificates(app: &TestApp, id: &str, certs: &[String]) {
+    let mut conn = app.state.dir.store.pool().acquire().await.unwrap();
+    let mut p = portico_store::federation::get(&mut conn, app.tenant, id).await.unwrap().expect("federation");
+    p.config["signingCertificates"] = json!(certs);
+    assert!(portico_store::federation::update(&mut conn, &p).await.unwrap());
+}
+
+api_test_custom!(an_expired_signing_certificate_no_longer_signs_for_the_partner, danger_domains(), |app| {
+    // The partner's certificate ran out; the federation still lists it beside a current one.
+    let old = TestIdp::with_validity("urn:partner:rolling-idp", -400, -1);
+    let current = TestIdp::new("urn:partner:rolling-idp");
+    let fed = add_saml(&app, &current, "rolling.test").await;
+    let id = fed["id"].as_str().unwrap().to_string();
+    set_stored_certificates(&app, &id, &[old.cert_b64(), current.cert_b64()]).await;
+    let inv = invite(&app, "rae@rolling.test", json!({})).await;
+    let guest_id = inv["invitedUser"]["id"].as_str().unwrap().to_string();
+
+    // A response signed with the expired certificate's key: refused, and the log says why.
+    let mut b = Browser::new(&app);
+    let out = out_to_provider(&app, &mut b, &inv).await;
+    let (request_id, relay) = authn_request_of(&out);
+    let page =
+        post_acs(&app, &mut b, &old.response_b64(&spec_for(&app, &old, &request_id, "rae@rolling.test")), &relay).await;
+    assert_failure_page(&page, "expired certificate");
+    assert_logged(&app, "certificate_expired").await;
+    assert_eq!(guest_json(&app, &guest_id).await["externalUserState"], "PendingAcceptance");
+    // Another key altogether is still "unknown", not "expired".
+    let mut b = Browser::new(&app);
+    let out = out_to_provider(&app, &mut b, &inv).await;
+    let (request_id, relay) = authn_request_of(&out);
+    let stranger = TestIdp::new("urn:partner:rolling-idp");
+    let page = post_acs(
+        &app,
+        &mut b,
+        &stranger.response_b64(&spec_for(&app, &stranger, &request_id, "rae@rolling.test")),
+        &relay,
+    )
+    .await;
+    assert_failure_page(&page, "unknown certificate");
+    assert_logged(&app, "certificate_unknown").await;
+
+    // Only the expired certificate left: the guest is not even sent to the partner.
+    set_stored_certificates(&app, &id, &[old.cert_b64()]).await;
+    let mut b = Browser::new(&app);
+    let out = out_to_provider(&app, &mut b, &inv).await;
+    assert_failure_page(&out, "no valid certificate");
+    assert_logged(&app, "certificate_expired").await;
+
+    // The current certificate signs as before.
+    set_stored_certificates(&app, &id, &[old.cert_b64(), current.cert_b64()]).await;
+    let mut b = Browser::new(&app);
+    let out = out_to_provider(&app, &mut b, &inv).await;
+    let (request_id, relay) = authn_request_of(&out);
+    let good = current.response_b64(&spec_for(&app, &current, &request_id, "rae@rolling.test"));
+    let consent = post_acs(&app, &mut b, &good, &relay).await;
+    assert_eq!(consent.step().as_deref(), Some("consent"), "{}", consent.text);
+});
+
 api_test_custom!(the_redemption_order_follows_the_cross_tenant_default, danger_domains(), |app| {
     // rita@order.test is a member of another tenant of this deployment (by mail) and her domain
     // routes to an external OP: both azureActiveDirectory and externalFederation apply.
