@@ -98,7 +98,7 @@ pub async fn serve_in_process(
     let base = format!("http://{}", listener.local_addr()?);
     let store = Store::connect(url).await?;
     store.migrate().await?;
-    let mut settings = Settings { public_url: base.clone(), ..Settings::default() };
+    let mut settings = crate::bench_settings(&base);
     tweak(&mut settings);
     let dir = Directory {
         store,

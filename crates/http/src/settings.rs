@@ -60,11 +60,18 @@ impl Default for MailSettings {
 pub struct B2bSettings {
     /// How long an invitation's redeem link works (days).
     pub invitation_days: i64,
+    /// `POST /invitations` per tenant (all callers, every server) in each window of
+    /// [`INVITATION_WINDOW_MS`]; more are answered 429 with Retry-After. Entra's invitation
+    /// manager allows 150 per 5 seconds. 0: no limit.
+    pub invitations_per_window: u32,
 }
+
+/// The invitation throttle's window: 5 seconds, as Entra's.
+pub const INVITATION_WINDOW_MS: i64 = 5_000;
 
 impl Default for B2bSettings {
     fn default() -> Self {
-        Self { invitation_days: 90 }
+        Self { invitation_days: 90, invitations_per_window: 150 }
     }
 }
 

@@ -122,6 +122,10 @@ pub struct ServeArgs {
     /// Algorithm for new signing keys.
     #[arg(long, env = "PORTICO_SIGNING_ALG", value_enum)]
     pub signing_alg: Option<SigningAlg>,
+    /// Invitations (POST /invitations) a tenant may send every 5 seconds, counted across all
+    /// servers; more are answered 429 with Retry-After, as Entra's 150. 0: no limit.
+    #[arg(long = "invitations-per-5s", env = "PORTICO_INVITATIONS_PER_5S", value_name = "N")]
+    pub invitations_per_5s: Option<u32>,
     /// Also create the Contoso and Fabrikam sample tenants (once).
     #[arg(long)]
     pub demo: bool,

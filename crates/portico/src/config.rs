@@ -34,6 +34,7 @@ pub struct FileConfig {
     password_iterations: Option<u32>,
     danger_accept_unverified_domains: Option<bool>,
     danger_insecure_http: Option<bool>,
+    invitations_per_5s: Option<u32>,
 }
 
 /// Settings after layering.
@@ -120,7 +121,13 @@ impl Config {
             trust_forwarded_for: serve.behind_tls_proxy || file.behind_tls_proxy.unwrap_or(false),
             sessions: defaults.sessions,
             mail: defaults.mail,
-            b2b: defaults.b2b,
+            b2b: portico_http::settings::B2bSettings {
+                invitations_per_window: serve
+                    .invitations_per_5s
+                    .or(file.invitations_per_5s)
+                    .unwrap_or(defaults.b2b.invitations_per_window),
+                ..defaults.b2b
+            },
         };
         if !(300..=86_400).contains(&settings.access_token_lifetime_secs) {
             bail!("access_token_lifetime_secs must be between 300 and 86400");

@@ -30,6 +30,25 @@ pub async fn record_failure(conn: &mut AnyConnection, key: &str, now: i64, windo
     Ok(())
 }
 
+/// Counts one request under `key` in fixed windows of `window_ms` and returns the count so far in
+/// the current window (this one included) with the window's start. One statement, so servers
+/// sharing the store count together.
+pub async fn hit(conn: &mut AnyConnection, key: &str, now: i64, window_ms: i64) -> Result<(i64, i64), StoreError> {
+    let row: (i64, i64) = sqlx::query_as(
+        "INSERT INTO throttle (key, window_start, failures) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = CASE WHEN throttle.window_start > $3 THEN throttle.failures + 1 ELSE 1 END, \
+           window_start = CASE WHEN throttle.window_start > $3 THEN throttle.window_start ELSE $2 END \
+         RETURNING failures, window_start",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(now - window_ms)
+    .fetch_one(conn)
+    .await?;
+    Ok(row)
+}
+
 /// Forgets the failures under `key` (after a success).
 pub async fn clear(conn: &mut AnyConnection, key: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM throttle WHERE key = $1").bind(key).execute(conn).await?;

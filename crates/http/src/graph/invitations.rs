@@ -138,6 +138,50 @@ pub fn render(input: &InviteInput, done: &Invited) -> Value {
     })
 }
 
+/// Counts this invitation request against the tenant's throttle (Entra: 150 per 5 seconds per
+/// tenant, all applications). `Some(ms)`: over the limit, the window ends in `ms`.
+async fn throttled(state: &AppState, tenant: portico_core::ids::TenantId) -> GraphResult<Option<i64>> {
+    let limit = state.dir.settings.b2b.invitations_per_window;
+    if limit == 0 {
+        return Ok(None);
+    }
+    let now = state.now_ms();
+    let window = crate::settings::INVITATION_WINDOW_MS;
+    let (count, start) = {
+        let mut conn = state.conn().await?;
+        portico_store::throttle::hit(&mut conn, &format!("invitations:{tenant}"), now, window).await?
+    };
+    Ok((count > i64::from(limit)).then_some((start + window - now).max(1)))
+}
+
+/// Graph's 429: the error envelope, Retry-After in whole seconds, and the throttle headers.
+fn too_many_invitations(caller: &portico_core::access::Caller, wait_ms: i64, limit: u32) -> Response {
+    let e = GraphError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        format!(
+            "Too many invitations for this organization: at most {limit} every 5 seconds. Retry after the number of seconds in the Retry-After header."
+        ),
+    );
+    let mut r = axum::response::IntoResponse::into_response(e);
+    let seconds = (wait_ms + 999) / 1000;
+    let app_id = match &caller.principal {
+        portico_core::access::Principal::Application { app_id, .. }
+        | portico_core::access::Principal::User { app_id, .. } => app_id.clone(),
+    };
+    let scope = format!("Tenant/Write/{app_id}/{}", caller.tenant);
+    for (name, value) in [
+        ("retry-after", seconds.to_string()),
+        ("x-ms-throttle-scope", scope),
+        ("x-ms-throttle-information", "WriteLimitExceeded".to_string()),
+    ] {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            r.headers_mut().insert(name, v);
+        }
+    }
+    r
+}
+
 /// POST /invitations
 pub async fn create_invitation(
     auth: Authed,
@@ -146,6 +190,9 @@ pub async fn create_invitation(
     JsonBody(body): JsonBody,
 ) -> GraphResult<Response> {
     let caller = auth.require(Action::UsersInvite)?.clone();
+    if let Some(wait_ms) = throttled(&state, caller.tenant).await? {
+        return Ok(too_many_invitations(&caller, wait_ms, state.dir.settings.b2b.invitations_per_window));
+    }
     let input = parse(&body, state.now_ms())?;
     let who = Inviting::of(&state, &caller).await?;
     // Sponsors must be users or groups of this tenant.

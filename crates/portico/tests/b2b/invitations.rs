@@ -4,9 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::api_test;
 use crate::common::TestApp;
 use crate::support::invite;
+use crate::{api_test, api_test_clock, api_test_custom};
 
 async fn set_doc(app: &TestApp, name: &str, doc: serde_json::Value) {
     let mut conn = app.state.dir.store.pool().acquire().await.expect("conn");
@@ -193,3 +193,56 @@ api_test!(inviter_application_needs_user_invite_permission, |app| {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 });
+
+api_test_clock!(invitations_are_throttled_per_tenant_as_in_entra, |app, clock| {
+    // Entra's invitation manager: 150 requests per 5 seconds per tenant, whatever the caller.
+    let other_app = app.token_with(app.tenant, &["User.Invite.All".to_string()]).await;
+    for i in 0..150 {
+        let token = if i % 2 == 0 { &app.token } else { &other_app };
+        let body =
+            json!({"invitedUserEmailAddress": format!("t{i}@partner.test"), "inviteRedirectUrl": "https://x.test"});
+        let r = app.post_as(token, "/v1.0/invitations", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "invitation {i}: {}", r.text);
+    }
+    let over = json!({"invitedUserEmailAddress": "over@partner.test", "inviteRedirectUrl": "https://x.test"});
+    let r = app.post_as(&other_app, "/v1.0/invitations", over.clone()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert_eq!(r.code(), "TooManyRequests");
+    assert!(r.body["error"]["innerError"]["request-id"].is_string(), "{}", r.text);
+    let header = |name: &str| r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    // The window started with the first invitation on a stopped clock: all 5 seconds remain.
+    assert_eq!(header("retry-after"), "5");
+    assert!(header("x-ms-throttle-scope").starts_with("Tenant/Write/"), "{}", header("x-ms-throttle-scope"));
+    assert!(header("x-ms-throttle-scope").ends_with(&app.tenant.to_string()));
+    assert_eq!(header("x-ms-throttle-information"), "WriteLimitExceeded");
+    // Nothing was written for the refused one.
+    let found = app.get("/v1.0/users?$filter=mail eq 'over@partner.test'").await;
+    assert_eq!(found.body["value"].as_array().map(Vec::len), Some(0), "{}", found.text);
+    // Another tenant has its own budget.
+    let (other, other_token) = app.new_tenant("Fabrikam", None, &["User.Invite.All".to_string()]).await;
+    let r = app.post_as(&other_token, "/v1.0/invitations", over.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "tenant {other}: {}", r.text);
+    // Half a window later: still refused, and told to wait the rest.
+    clock.advance(time::Duration::milliseconds(2_500));
+    let r = app.post_as(&other_app, "/v1.0/invitations", over.clone()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("3"));
+    // After the window: accepted again.
+    clock.advance(time::Duration::milliseconds(2_500));
+    let r = app.post_as(&other_app, "/v1.0/invitations", over).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+});
+
+api_test_custom!(
+    the_invitation_limit_is_a_setting,
+    crate::common::Custom::settings(|s| s.b2b.invitations_per_window = 2),
+    |app| {
+        for i in 0..2 {
+            invite(&app, &format!("s{i}@partner.test"), json!({})).await;
+        }
+        let body = json!({"invitedUserEmailAddress": "s2@partner.test", "inviteRedirectUrl": "https://x.test"});
+        let r = app.post("/v1.0/invitations", body).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+        assert!(r.text.contains("at most 2 every 5 seconds"), "{}", r.text);
+    }
+);
