@@ -1,4 +1,5 @@
-//! Failure counters for sign-in throttling, in fixed windows, shared by every server.
+//! Fixed-window counters shared by every server: sign-in failures (throttling without lockout)
+//! and invitation requests (Entra's per-tenant invitation limit).
 
 use sqlx::AnyConnection;
 
@@ -16,18 +17,7 @@ pub async fn failures(conn: &mut AnyConnection, key: &str, now: i64, window_ms: 
 
 /// Counts one failure under `key`; a window older than `window_ms` starts again at one.
 pub async fn record_failure(conn: &mut AnyConnection, key: &str, now: i64, window_ms: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO throttle (key, window_start, failures) VALUES ($1, $2, 1) \
-         ON CONFLICT (key) DO UPDATE SET \
-           failures = CASE WHEN throttle.window_start > $3 THEN throttle.failures + 1 ELSE 1 END, \
-           window_start = CASE WHEN throttle.window_start > $3 THEN throttle.window_start ELSE $2 END",
-    )
-    .bind(key)
-    .bind(now)
-    .bind(now - window_ms)
-    .execute(conn)
-    .await?;
-    Ok(())
+    hit(conn, key, now, window_ms).await.map(|_| ())
 }
 
 /// Counts one request under `key` in fixed windows of `window_ms` and returns the count so far in
