@@ -131,13 +131,16 @@ pub fn saml_trust(p: &IdentityProvider, now: i64) -> Result<SamlTrust, (&'static
     }
     if valid.is_empty() {
         return Err(match last_end {
-            Some(end) => (
-                CERTIFICATE_EXPIRED,
-                format!(
-                    "no configured signing certificate is valid now (the last ended {}); update the federation's signing certificate or its metadata",
-                    portico_core::clock::graph_datetime(end)
-                ),
-            ),
+            Some(end) => {
+                let when = match end < now {
+                    true => format!("the last ended {}", portico_core::clock::graph_datetime(end)),
+                    false => "none has started yet".to_string(),
+                };
+                let why = format!(
+                    "no configured signing certificate is valid now ({when}); update the federation's signing certificate or its metadata"
+                );
+                (CERTIFICATE_EXPIRED, why)
+            }
             None => (MISCONFIGURED, "no usable signing certificate is configured".into()),
         });
     }

@@ -606,6 +606,8 @@ api_test_custom!(an_expired_signing_certificate_no_longer_signs_for_the_partner,
     let out = out_to_provider(&app, &mut b, &inv).await;
     assert_failure_page(&out, "no valid certificate");
     assert_logged(&app, "certificate_expired").await;
+    let why = last_sign_in(&app).await["status"]["failureReason"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("no configured signing certificate is valid now (the last ended "), "{why}");
 
     // The current certificate signs as before.
     set_stored_certificates(&app, &id, &[old.cert_b64(), current.cert_b64()]).await;
