@@ -553,23 +553,24 @@ macro_rules! api_test_clock {
 }
 
 impl TestApp {
-    /// A delegated Graph access token for `user` (its JSON as the API shows it) in the first
-    /// tenant, as the sign-in flow issues one: a live browser session and grant are stored, and
-    /// the claims of `oauth::user_tokens` (with `xms_grant`) are signed with the tenant's key.
-    /// `scp` is the space-separated scope list; `wids` the user's directory role template ids.
-    pub async fn delegated_token(&self, user: &Value, scp: &str, wids: &[&str]) -> String {
-        use portico_core::access::GRAPH_RESOURCE;
+    /// What a sign-in leaves in the store: a live browser session (one hour) for `user` and a
+    /// grant (one day) of `scopes` on Microsoft Graph to `client_id` made in it. Returns the
+    /// session id and the grant id.
+    pub async fn stored_sign_in(
+        &self,
+        tenant: TenantId,
+        user: portico_core::ids::ObjectId,
+        client_id: &str,
+        scopes: &str,
+    ) -> (String, portico_core::ids::ObjectId) {
         use portico_core::ids::ObjectId;
         use portico_store::signin::{self, Grant, Session};
-        let tenant = self.tenant;
-        let user_id = ObjectId::parse(user["id"].as_str().expect("user id")).expect("user id is a GUID");
-        let client_id = ObjectId::new().to_string();
         let now = portico_core::clock::to_millis(time::OffsetDateTime::now_utc());
         let session = Session {
             id: ObjectId::new().to_string(),
             token_digest: ObjectId::new().to_string(),
             tenant_id: tenant,
-            user_id,
+            user_id: user,
             csrf: "csrf".into(),
             auth_time: now,
             amr: vec!["pwd".into()],
@@ -584,11 +585,11 @@ impl TestApp {
         let grant = Grant {
             id: ObjectId::new(),
             tenant_id: tenant,
-            client_id: client_id.clone(),
-            user_id,
+            client_id: client_id.to_string(),
+            user_id: user,
             session_id: Some(session.id.clone()),
-            scopes: format!("openid {scp}"),
-            resource: GRAPH_RESOURCE.into(),
+            scopes: scopes.to_string(),
+            resource: portico_core::access::GRAPH_RESOURCE.into(),
             amr: vec!["pwd".into()],
             auth_time: now,
             public_client: false,
@@ -600,6 +601,21 @@ impl TestApp {
         let mut conn = self.state.dir.store.pool().acquire().await.expect("conn");
         signin::insert_session(&mut conn, &session).await.expect("session");
         signin::insert_grant(&mut conn, &grant).await.expect("grant");
+        (session.id, grant.id)
+    }
+
+    /// A delegated Graph access token for `user` (its JSON as the API shows it) in the first
+    /// tenant, as the sign-in flow issues one: a live browser session and grant are stored, and
+    /// the claims of `oauth::user_tokens` (with `xms_grant`) are signed with the tenant's key.
+    /// `scp` is the space-separated scope list; `wids` the user's directory role template ids.
+    pub async fn delegated_token(&self, user: &Value, scp: &str, wids: &[&str]) -> String {
+        use portico_core::access::GRAPH_RESOURCE;
+        use portico_core::ids::ObjectId;
+        let tenant = self.tenant;
+        let user_id = ObjectId::parse(user["id"].as_str().expect("user id")).expect("user id is a GUID");
+        let client_id = ObjectId::new().to_string();
+        let now = portico_core::clock::to_millis(time::OffsetDateTime::now_utc());
+        let (session_id, grant_id) = self.stored_sign_in(tenant, user_id, &client_id, &format!("openid {scp}")).await;
         let iss = self.state.dir.settings.issuer(tenant);
         let secs = now / 1000;
         let upn = user["userPrincipalName"].clone();
@@ -607,9 +623,9 @@ impl TestApp {
             "aud": GRAPH_RESOURCE, "iss": iss, "iat": secs, "nbf": secs, "exp": secs + 3600,
             "amr": ["pwd"], "app_displayname": "test client", "appid": client_id, "appidacr": "1",
             "azp": client_id, "azpacr": "1", "idp": iss, "idtyp": "user", "name": user["displayName"],
-            "oid": user_id.to_string(), "preferred_username": upn, "scp": scp, "sid": session.id,
+            "oid": user_id.to_string(), "preferred_username": upn, "scp": scp, "sid": session_id,
             "sub": ObjectId::new().to_string(), "tid": tenant.to_string(), "unique_name": upn, "upn": upn,
-            "uti": ObjectId::new().to_string(), "ver": "2.0", "wids": wids, "xms_grant": grant.id.to_string(),
+            "uti": ObjectId::new().to_string(), "ver": "2.0", "wids": wids, "xms_grant": grant_id.to_string(),
         });
         let signer = self.state.dir.keys.signer(&self.state.dir.store, tenant).await.expect("signer");
         signer.sign_jwt(&claims).expect("sign")

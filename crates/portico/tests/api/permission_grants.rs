@@ -3,7 +3,7 @@
 
 use portico_core::access::{GRAPH_APP_ID, GRAPH_RESOURCE};
 use portico_core::ids::{ObjectId, TenantId};
-use portico_store::signin::{self, Grant, Session};
+use portico_store::signin;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -217,44 +217,7 @@ fn now_ms() -> i64 {
 
 /// A browser session and a grant made in it for `user`; returns the grant id.
 async fn signed_in(app: &TestApp, tenant: TenantId, user: ObjectId) -> ObjectId {
-    let now = now_ms();
-    let sid = ObjectId::new().to_string();
-    let session = Session {
-        id: sid.clone(),
-        token_digest: ObjectId::new().to_string(),
-        tenant_id: tenant,
-        user_id: user,
-        csrf: "csrf".into(),
-        auth_time: now,
-        amr: vec!["pwd".into()],
-        persistent: false,
-        ip_address: None,
-        user_agent: None,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + 3_600_000,
-        revoked_at: None,
-    };
-    let grant = Grant {
-        id: ObjectId::new(),
-        tenant_id: tenant,
-        client_id: ObjectId::new().to_string(),
-        user_id: user,
-        session_id: Some(sid),
-        scopes: "openid User.Read".into(),
-        resource: GRAPH_RESOURCE.into(),
-        amr: vec!["pwd".into()],
-        auth_time: now,
-        public_client: false,
-        created_at: now,
-        expires_at: now + 86_400_000,
-        revoked_at: None,
-        revoked_reason: None,
-    };
-    let mut conn = app.state.dir.store.pool().acquire().await.expect("conn");
-    signin::insert_session(&mut conn, &session).await.expect("session");
-    signin::insert_grant(&mut conn, &grant).await.expect("grant");
-    grant.id
+    app.stored_sign_in(tenant, user, &ObjectId::new().to_string(), "openid User.Read").await.1
 }
 
 async fn live(app: &TestApp, tenant: TenantId, grant: ObjectId) -> bool {
